@@ -1,0 +1,90 @@
+/**
+ * buildApp(config) -> a ready-to-listen fastify instance (no listen): tests use it directly,
+ * main.ts owns the process. Wires the store, ops endpoints, the provider and the gateway.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import formbody from '@fastify/formbody';
+import type { Config } from './config/schema.js';
+import type { AppContext } from './context.js';
+import { systemClock, type Clock } from './clock.js';
+import { createStore } from './store/index.js';
+import { StoreUnavailableError, type KvStore } from './store/store.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
+import { loggerOptions } from './ops/logger.js';
+import { healthRoutes } from './ops/health.js';
+import { providerPlugin } from './provider/plugin.js';
+import { gatewayPlugin } from './gateway/plugin.js';
+
+export interface BuildOptions {
+  /** Use this store instead of creating one from config (tests share one); not closed with the app. */
+  store?: KvStore;
+  clock?: Clock;
+  metrics?: Metrics;
+  /** pino logger options override; false silences (tests). */
+  logger?: boolean | object;
+}
+
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger === undefined ? loggerOptions(config.log.level, config.log.pretty) : opts.logger,
+    trustProxy: config.server.trustProxy,
+    bodyLimit: config.server.bodyLimit,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    // Codes and tokens are never in paths, but long garbage is refused early.
+    routerOptions: { maxParamLength: 256, ignoreTrailingSlash: false },
+  });
+
+  const ownsStore = !opts.store;
+  const store = opts.store ?? (await createStore(config.store));
+  const metrics = opts.metrics ?? createMetrics();
+  const context: AppContext = {
+    config,
+    store,
+    clock: opts.clock ?? systemClock,
+    metrics,
+    readiness: new Map([['store', () => store.ping()]]),
+  };
+  app.decorate('menshen', context);
+  app.decorateRequest('metricsRoute', null);
+  if (config.store.type === 'memory') app.log.warn('store.type is memory: run a single replica only');
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    metrics.inFlight.inc();
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.inFlight.dec();
+    const route = req.metricsRoute ?? req.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, method: req.method, status: reply.statusCode });
+    metrics.duration.observe({ route }, reply.elapsedTime / 1000);
+  });
+  app.addHook('onClose', async () => {
+    if (ownsStore) await store.close();
+  });
+
+  // Default error shape for anything a dialect or the gateway does not map itself:
+  // client mistakes keep their 4xx and message; everything else is a bare 500, cause logged.
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err instanceof StoreUnavailableError) {
+      metrics.storeErrors.inc();
+      req.log.error({ err: err.cause }, 'store unavailable');
+      return reply.code(503).send({ error: 'temporarily_unavailable', error_description: 'session store unavailable' });
+    }
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) {
+      req.log.error({ err }, 'unhandled error');
+      return reply.code(500).send({ error: 'server_error', error_description: 'internal error' });
+    }
+    return reply.code(status).send({ error: 'invalid_request', error_description: err.message });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', error_description: 'no such path' }));
+
+  await app.register(formbody, { bodyLimit: config.server.bodyLimit });
+  await app.register(healthRoutes, { metrics: config.server.metricsListen === undefined });
+  if (config.provider) await app.register(providerPlugin);
+  if (config.gateway) await app.register(gatewayPlugin);
+  return app;
+}

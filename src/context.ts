@@ -1,0 +1,17 @@
+/** What every part of the app shares: decorated on the fastify instance as `app.menshen`. */
+import type { Config } from './config/schema.js';
+import type { KvStore } from './store/store.js';
+import type { Clock } from './clock.js';
+import type { Metrics } from './ops/metrics.js';
+
+/** A readiness check throws (with a reason in its message) when the part is not ready. */
+export type ReadinessCheck = () => Promise<void>;
+
+export interface AppContext {
+  readonly config: Config;
+  readonly store: KvStore;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  /** Named checks /readyz runs; parts register theirs while the app is built. */
+  readonly readiness: Map<string, ReadinessCheck>;
+}

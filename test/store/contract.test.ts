@@ -1,0 +1,84 @@
+/** One contract, both stores: what every KvStore must do, lock and take under real concurrency. */
+import t from 'tap';
+import { storeKinds } from '../helpers/store.js';
+
+for (const [kind, make] of storeKinds) {
+  t.test(`${kind} store contract`, async (t) => {
+    const store = await make();
+    t.teardown(() => store.close());
+
+    t.test('get/set/del', async (t) => {
+      t.equal(await store.get('missing'), null);
+      await store.set('a', '1');
+      t.equal(await store.get('a'), '1');
+      t.equal(await store.ttl('a'), -1, 'no ttl means no expiry');
+      await store.set('b', '2', 100);
+      const ttl = await store.ttl('b');
+      t.ok(ttl > 95 && ttl <= 100, `ttl ${ttl}`);
+      await store.del('a', 'b', 'never-there');
+      t.equal(await store.get('a'), null);
+      t.equal(await store.ttl('a'), -2);
+    });
+
+    t.test('values expire', async (t) => {
+      await store.set('short', 'x', 1);
+      await store.expire('short', 1);
+      t.equal(await store.get('short'), 'x');
+      await new Promise((r) => setTimeout(r, 1100));
+      t.equal(await store.get('short'), null, 'gone after its ttl');
+    });
+
+    t.test('setIfAbsent', async (t) => {
+      t.equal(await store.setIfAbsent('nx', 'first', 60), true);
+      t.equal(await store.setIfAbsent('nx', 'second', 60), false);
+      t.equal(await store.get('nx'), 'first');
+    });
+
+    t.test('take is one-time, even under concurrency', async (t) => {
+      await store.set('code', 'payload', 60);
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.take('code')));
+      t.equal(results.filter((r) => r === 'payload').length, 1, 'exactly one taker wins');
+      t.equal(await store.get('code'), null);
+    });
+
+    t.test('incr counts atomically within a window', async (t) => {
+      const values = await Promise.all(Array.from({ length: 25 }, () => store.incr('ctr', 60)));
+      t.same([...values].sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i + 1));
+      const ttl = await store.ttl('ctr');
+      t.ok(ttl > 0 && ttl <= 60, 'window set on first increment');
+    });
+
+    t.test('sets', async (t) => {
+      await store.sadd('idx', 'x', 60);
+      await store.sadd('idx', 'y', 60);
+      await store.sadd('idx', 'x', 60);
+      t.same((await store.smembers('idx')).sort(), ['x', 'y']);
+      await store.srem('idx', 'x');
+      t.same(await store.smembers('idx'), ['y']);
+      t.same(await store.smembers('nothing'), []);
+    });
+
+    t.test('lock: one holder, renew and release only by the holder', async (t) => {
+      const attempts = await Promise.all(Array.from({ length: 10 }, () => store.lock('lk', 5000)));
+      const held = attempts.filter((l) => l !== null);
+      t.equal(held.length, 1, 'exactly one lock acquired');
+      const lock = held[0]!;
+      t.equal(await store.lock('lk', 5000), null, 'held');
+      t.equal(await lock.renew(5000), true);
+      await lock.release();
+      const again = await store.lock('lk', 100);
+      t.ok(again, 'free after release');
+      await new Promise((r) => setTimeout(r, 200));
+      t.equal(await again!.renew(1000), false, 'an expired lease cannot be renewed');
+      const third = await store.lock('lk', 5000);
+      t.ok(third, 'free after expiry');
+      await again!.release();
+      t.equal(await store.lock('lk', 5000), null, "a stale holder's release does not free another's lock");
+      await third!.release();
+    });
+
+    t.test('ping', async (t) => {
+      await t.resolves(store.ping());
+    });
+  });
+}
