@@ -46,6 +46,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     clock: opts.clock ?? systemClock,
     metrics,
     readiness: new Map([['store', () => store.ping()]]),
+    reloaders: [],
   };
   app.decorate('menshen', context);
   app.decorateRequest('metricsRoute', null);

@@ -14,4 +14,10 @@ export interface AppContext {
   readonly metrics: Metrics;
   /** Named checks /readyz runs; parts register theirs while the app is built. */
   readonly readiness: Map<string, ReadinessCheck>;
+  /**
+   * Called with a new, already validated Config on SIGHUP / file change (src/ops/reload.ts).
+   * A part that can apply changes live registers one (the gateway swaps its route table);
+   * a reloader throws to refuse the new config, and the old one keeps serving.
+   */
+  readonly reloaders: Array<(next: Config) => void | Promise<void>>;
 }
