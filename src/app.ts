@@ -13,6 +13,8 @@ import { StoreUnavailableError, type KvStore } from './store/store.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { loggerOptions } from './ops/logger.js';
 import { healthRoutes } from './ops/health.js';
+import { AccessLogController, routeLabel } from './ops/access-log.js';
+import { meteredStore } from './ops/metered-store.js';
 import { providerPlugin } from './provider/plugin.js';
 import { gatewayPlugin } from './gateway/plugin.js';
 
@@ -33,13 +35,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     return503OnClosing: true,
+    // One access-log line per request, with route, status, latency and user (src/ops/access-log.ts).
+    logController: new AccessLogController(),
     // Codes and tokens are never in paths, but long garbage is refused early.
     routerOptions: { maxParamLength: 256, ignoreTrailingSlash: false },
   });
 
   const ownsStore = !opts.store;
-  const store = opts.store ?? (await createStore(config.store));
   const metrics = opts.metrics ?? createMetrics();
+  // Every failed store operation is counted in menshen_store_errors_total (src/ops/metered-store.ts).
+  const store = meteredStore(opts.store ?? (await createStore(config.store)), metrics);
   const context: AppContext = {
     config,
     store,
@@ -50,6 +55,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   };
   app.decorate('menshen', context);
   app.decorateRequest('metricsRoute', null);
+  app.decorateRequest('userSub', null);
   if (config.store.type === 'memory') app.log.warn('store.type is memory: run a single replica only');
 
   app.addHook('onRequest', async (req, reply) => {
@@ -58,7 +64,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   app.addHook('onResponse', async (req, reply) => {
     metrics.inFlight.dec();
-    const route = req.metricsRoute ?? req.routeOptions.url ?? 'unmatched';
+    const route = routeLabel(req);
     metrics.requests.inc({ route, method: req.method, status: reply.statusCode });
     metrics.duration.observe({ route }, reply.elapsedTime / 1000);
   });
@@ -70,7 +76,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // client mistakes keep their 4xx and message; everything else is a bare 500, cause logged.
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof StoreUnavailableError) {
-      metrics.storeErrors.inc();
       req.log.error({ err: err.cause }, 'store unavailable');
       return reply.code(503).send({ error: 'temporarily_unavailable', error_description: 'session store unavailable' });
     }

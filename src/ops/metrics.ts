@@ -41,11 +41,22 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['grant_type', 'error'] as const,
       registers: [registry],
     }),
-    storeErrors: new Counter({ name: 'menshen_store_errors_total', help: 'failed store (Redis) operations', registers: [registry] }),
+    storeErrors: new Counter({
+      name: 'menshen_store_errors_total',
+      help: 'failed store (Redis) operations by operation (get, set, lock, ping, ...)',
+      labelNames: ['op'] as const,
+      registers: [registry],
+    }),
     sessions: new Counter({
       name: 'menshen_sessions_total',
       help: 'gateway sessions by event (created, ended)',
       labelNames: ['event'] as const,
+      registers: [registry],
+    }),
+    configReloads: new Counter({
+      name: 'menshen_config_reloads_total',
+      help: 'configuration reloads (SIGHUP or file change) by outcome (applied, rejected)',
+      labelNames: ['outcome'] as const,
       registers: [registry],
     }),
   };

@@ -1,0 +1,74 @@
+/**
+ * One JSON log line per request (fastify's default is two, "incoming request" and "request
+ * completed", neither with the route or the user). Plugged in as fastify's `logController`, so it
+ * runs after every onResponse hook, when the gateway has set `request.metricsRoute` and
+ * `request.userSub`.
+ *
+ *   {"level":30,"reqId":"…","msg":"request","route":"legacy-crm","method":"GET",
+ *    "url":"/orders?id=7","status":200,"latencyMs":3.2,"sub":"u-123","remoteAddress":"10.0.0.7"}
+ *
+ * The URL goes through sanitizeUrl (codes, tokens, passwords in the query are masked); headers,
+ * cookies and bodies are never part of the line.
+ */
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { sanitizeUrl } from './logger.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The signed-in user's `sub` once the gateway (or a bearer check) knows it; null otherwise. */
+    userSub: string | null;
+  }
+}
+
+/** Paths probed every few seconds by Kubernetes and Prometheus: logged at debug when they succeed. */
+const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+export interface AccessLogLine {
+  route: string;
+  method: string;
+  url: string;
+  status: number;
+  latencyMs: number;
+  sub?: string;
+  remoteAddress: string;
+}
+
+/** The label metrics and logs share: the gateway route name, else the fastify route pattern. */
+export function routeLabel(request: FastifyRequest): string {
+  return request.metricsRoute ?? request.routeOptions.url ?? 'unmatched';
+}
+
+export function accessLogLine(request: FastifyRequest, reply: FastifyReply): AccessLogLine {
+  const line: AccessLogLine = {
+    route: routeLabel(request),
+    method: request.method,
+    url: sanitizeUrl(request.url),
+    status: reply.statusCode,
+    latencyMs: Math.round(reply.elapsedTime * 100) / 100,
+    remoteAddress: request.ip,
+  };
+  if (request.userSub) line.sub = request.userSub;
+  return line;
+}
+
+export class AccessLogController extends LogController {
+  /** Nothing on arrival: the single line is written when the response is done. */
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = accessLogLine(request, reply);
+    if (error) {
+      // The response failed on the wire (client went away, stream error): keep the cause.
+      reply.log.error({ ...line, err: error }, 'request failed');
+    } else if (line.status >= 500) {
+      reply.log.error(line, 'request');
+    } else if (PROBE_PATHS.has(request.url) && line.status < 400) {
+      reply.log.debug(line, 'request');
+    } else {
+      reply.log.info(line, 'request');
+    }
+  }
+
+  /** Fastify's default message embeds the raw URL (query included); the access line covers 404s. */
+  override routeNotFound(): void {}
+}

@@ -1,0 +1,42 @@
+/**
+ * A KvStore that counts its failures in menshen_store_errors_total{op}: every part of the app uses
+ * the store through this wrapper (app.ts), so a Redis outage shows on /metrics however the caller
+ * handles the error. Successful calls cost one extra promise, nothing else.
+ */
+import type { KvStore, Lock } from '../store/store.js';
+import type { Metrics } from './metrics.js';
+
+export function meteredStore(inner: KvStore, metrics: Metrics): KvStore {
+  const counted = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      metrics.storeErrors.inc({ op });
+      throw err;
+    }
+  };
+  const meteredLock = (lock: Lock): Lock => ({
+    renew: (ms) => counted('lock', () => lock.renew(ms)),
+    release: () => counted('lock', () => lock.release()),
+  });
+  return {
+    kind: inner.kind,
+    get: (key) => counted('get', () => inner.get(key)),
+    set: (key, value, ttl) => counted('set', () => inner.set(key, value, ttl)),
+    setIfAbsent: (key, value, ttl) => counted('setIfAbsent', () => inner.setIfAbsent(key, value, ttl)),
+    take: (key) => counted('take', () => inner.take(key)),
+    del: (...keys) => counted('del', () => inner.del(...keys)),
+    incr: (key, ttl) => counted('incr', () => inner.incr(key, ttl)),
+    ttl: (key) => counted('ttl', () => inner.ttl(key)),
+    expire: (key, ttl) => counted('expire', () => inner.expire(key, ttl)),
+    sadd: (key, member, ttl) => counted('sadd', () => inner.sadd(key, member, ttl)),
+    srem: (key, member) => counted('srem', () => inner.srem(key, member)),
+    smembers: (key) => counted('smembers', () => inner.smembers(key)),
+    lock: async (key, ttlMs) => {
+      const lock = await counted('lock', () => inner.lock(key, ttlMs));
+      return lock && meteredLock(lock);
+    },
+    ping: () => counted('ping', () => inner.ping()),
+    close: () => inner.close(),
+  };
+}
