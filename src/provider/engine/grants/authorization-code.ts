@@ -1,0 +1,52 @@
+/**
+ * grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6, protocols.md T2 a/b).
+ * The code is taken once; redirect_uri must match the authorize request's (EIAM: only when it was
+ * sent there); PKCE is verified when a challenge was registered, and a verifier without a challenge
+ * is refused (downgrade protection, OAuth 2.1 §4.1.3).
+ */
+import { ProviderError, missing } from '../errors.js';
+import { verifyPkce } from '../pkce.js';
+import type { Grant } from './grant.js';
+
+export const authorizationCodeGrant: Grant = {
+  type: 'authorization_code',
+  params: ['code', 'redirect_uri', 'code_verifier'],
+
+  allowsSecretless: (params, profile) => profile.secretlessWithPkce && params.code_verifier !== undefined,
+
+  async handle({ engine, client, clientAuthenticated, params, profile }) {
+    const code = params.code;
+    if (!code) throw missing('code');
+    const { record, hash } = await engine.codes.consume(code, (issued) => engine.revokeIssued(issued));
+    if (record.cid !== client.id) throw new ProviderError('invalid_code', 'invalid code', { cause: 'code issued to another client' });
+
+    const sent = params.redirect_uri;
+    if (record.redirectUriSent || profile.redirectUriRequired) {
+      if (sent === undefined) throw missing('redirect_uri');
+      if (sent !== record.redirectUri) throw new ProviderError('redirect_uri_mismatch', 'invalid redirect_uri', { param: 'redirect_uri' });
+    } else if (sent !== undefined && sent !== record.redirectUri) {
+      throw new ProviderError('redirect_uri_mismatch', 'invalid redirect_uri', { param: 'redirect_uri' });
+    }
+
+    if (record.pkce) verifyPkce(record.pkce.challenge, record.pkce.method, params.code_verifier);
+    else if (params.code_verifier !== undefined)
+      throw new ProviderError('invalid_code_verifier', 'code_verifier without a code_challenge', { param: 'code_verifier' });
+    else if (!clientAuthenticated)
+      // A secretless exchange is only acceptable with PKCE (public clients always registered one).
+      throw new ProviderError('invalid_client', 'client authentication failed', { cause: 'secretless exchange without PKCE' });
+
+    const issued = await engine.issueTokens({
+      client,
+      issuer: profile.issuer,
+      user: record.user,
+      scope: record.scope,
+      authTime: record.authTime,
+      amr: record.amr,
+      ...(record.sid !== undefined ? { sid: record.sid } : {}),
+      ...(record.nonce !== undefined ? { nonce: record.nonce } : {}),
+      refresh: client.grants.has('refresh_token') ? 'new' : 'none',
+      extraWrites: (out) => [engine.codes.markUsed(hash, { at: out.accessKey, ...(out.fid ? { fid: out.fid } : {}) })],
+    });
+    return issued.response;
+  },
+};

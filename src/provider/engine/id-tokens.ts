@@ -1,0 +1,76 @@
+/**
+ * ID tokens (OIDC Core §2, §3.1.3.6): iss, sub, aud, azp, exp, iat, jti, auth_time, nonce (only
+ * from an authorization request), sid (provider SSO session), at_hash, amr, plus the user claims
+ * the scopes release (scopes.ts). Logout tokens for Back-Channel Logout 1.0 §2.4 live here too.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { KeyStore } from '../../crypto/keystore.js';
+import { epochSeconds, type Clock } from '../../clock.js';
+import type { User } from './directory.js';
+import { userClaims } from './scopes.js';
+
+export interface IdTokenInput {
+  issuer: string;
+  clientId: string;
+  user: User;
+  scope: readonly string[];
+  authTime?: number;
+  nonce?: string;
+  sid?: string;
+  amr?: readonly string[];
+  accessToken?: string;
+}
+
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+const LOGOUT_TOKEN_TTL = 120;
+
+export class IdTokens {
+  constructor(
+    private readonly keys: KeyStore,
+    private readonly clock: Clock,
+    readonly ttlSeconds: number,
+  ) {}
+
+  /** at_hash: left half of the hash of the access token, the hash matching the signing alg (§3.1.3.6). */
+  private atHash(accessToken: string): string {
+    const d = createHash(this.keys.alg === 'EdDSA' ? 'sha512' : 'sha256').update(accessToken, 'ascii').digest();
+    return d.subarray(0, d.length / 2).toString('base64url');
+  }
+
+  sign(i: IdTokenInput): Promise<string> {
+    const iat = epochSeconds(this.clock);
+    return this.keys.sign({
+      iss: i.issuer,
+      sub: i.user.id,
+      aud: i.clientId,
+      azp: i.clientId,
+      exp: iat + this.ttlSeconds,
+      iat,
+      jti: randomUUID(),
+      ...(i.authTime !== undefined ? { auth_time: i.authTime } : {}),
+      ...(i.nonce !== undefined ? { nonce: i.nonce } : {}),
+      ...(i.sid !== undefined ? { sid: i.sid } : {}),
+      ...(i.amr?.length ? { amr: [...i.amr] } : {}),
+      ...(i.accessToken !== undefined ? { at_hash: this.atHash(i.accessToken) } : {}),
+      ...userClaims(i.user, i.scope),
+    });
+  }
+
+  /** A Back-Channel Logout 1.0 logout_token: typ logout+jwt, events, sid and sub, never a nonce. */
+  logoutToken(p: { issuer: string; clientId: string; sub: string; sid: string }): Promise<string> {
+    const iat = epochSeconds(this.clock);
+    return this.keys.sign(
+      {
+        iss: p.issuer,
+        aud: p.clientId,
+        iat,
+        exp: iat + LOGOUT_TOKEN_TTL,
+        jti: randomUUID(),
+        sub: p.sub,
+        sid: p.sid,
+        events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+      },
+      'logout+jwt',
+    );
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Provider SSO login sessions: what lets a second client's authorize succeed without a prompt.
+ * The browser holds `<sid>.<secret>` in a cookie; the store keeps `sso:{sid}` with only a hash of the
+ * secret, so a store dump cannot be replayed as a cookie. `sid` is the OIDC `sid` claim
+ * (Front/Back-Channel Logout), and `ssoc:{sid}` lists the clients signed in under the session.
+ */
+import { randomBytes } from 'node:crypto';
+import type { KvStore } from '../../store/store.js';
+import { epochSeconds, type Clock } from '../../clock.js';
+import { hashHandle, randomHandle, safeEqual } from '../../crypto/secrets.js';
+
+export interface SsoSession {
+  readonly sid: string;
+  readonly userId: string;
+  /** epoch seconds of the login (auth_time) */
+  readonly authTime: number;
+  /** epoch seconds */
+  readonly exp: number;
+  /** authentication methods (RFC 8176): pwd, sms, mfa */
+  readonly amr: readonly string[];
+}
+
+interface Stored extends SsoSession {
+  readonly h: string;
+}
+
+const SID = /^[A-Za-z0-9_-]{16,64}$/;
+
+export class SsoSessions {
+  constructor(
+    private readonly store: KvStore,
+    private readonly clock: Clock,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  /** Starts a session; returns it and the cookie value the browser keeps. */
+  async create(userId: string, amr: readonly string[]): Promise<{ session: SsoSession; cookie: string }> {
+    const now = epochSeconds(this.clock);
+    const sid = randomBytes(16).toString('base64url');
+    const secret = randomHandle();
+    const session: SsoSession = { sid, userId, authTime: now, exp: now + this.ttlSeconds, amr: [...amr] };
+    const stored: Stored = { ...session, h: hashHandle(secret) };
+    await this.store.set(`sso:${sid}`, JSON.stringify(stored), this.ttlSeconds);
+    return { session, cookie: `${sid}.${secret}` };
+  }
+
+  /** The live session a cookie value names, or null (malformed, unknown, expired, wrong secret). */
+  async resolve(cookie: string | undefined): Promise<SsoSession | null> {
+    if (!cookie) return null;
+    const dot = cookie.indexOf('.');
+    const sid = cookie.slice(0, dot);
+    if (dot < 0 || !SID.test(sid)) return null;
+    const raw = await this.store.get(`sso:${sid}`);
+    if (!raw) return null;
+    const stored = JSON.parse(raw) as Stored;
+    if (stored.exp <= epochSeconds(this.clock)) return null;
+    if (!safeEqual(hashHandle(cookie.slice(dot + 1)), stored.h)) return null;
+    const { h: _h, ...session } = stored;
+    return session;
+  }
+
+  async get(sid: string): Promise<SsoSession | null> {
+    if (!SID.test(sid)) return null;
+    const raw = await this.store.get(`sso:${sid}`);
+    if (!raw) return null;
+    const { h: _h, ...session } = JSON.parse(raw) as Stored;
+    return session.exp > epochSeconds(this.clock) ? session : null;
+  }
+
+  /** Records that a client received a code under this session (back-channel logout targets). */
+  async addClient(sid: string, clientId: string): Promise<void> {
+    await this.store.sadd(`ssoc:${sid}`, clientId, this.ttlSeconds);
+  }
+
+  clients(sid: string): Promise<string[]> {
+    return this.store.smembers(`ssoc:${sid}`);
+  }
+
+  /** Ends the session; returns the clients that were signed in under it. */
+  async end(sid: string): Promise<string[]> {
+    const clients = await this.clients(sid);
+    await this.store.del(`sso:${sid}`, `ssoc:${sid}`);
+    return clients;
+  }
+}
