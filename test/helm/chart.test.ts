@@ -5,7 +5,8 @@
  * config loader, and the rest with the assertions below.
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, parseDocument, isMap } from 'yaml';
 import { configFromYaml } from '../../src/config/load.js';
@@ -481,4 +482,32 @@ t.test('values.yaml: a comment on every key', async (t) => {
   walk(doc.contents, '');
   t.ok(keys > 100, `${keys} keys checked`);
   t.same(missing, [], 'every key has a comment');
+});
+
+t.test('docs/deploy.md: its values snippets render to valid configuration', async (t) => {
+  const doc = readFileSync(join(REPO, 'docs/deploy.md'), 'utf8');
+  const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const minimal = blocks.find((b) => /^image:/m.test(b) && /^config:/m.test(b));
+  const rotation = blocks.find((b) => /MENSHEN_COOKIE_SECRET_OLD/.test(b));
+  t.ok(minimal && rotation, 'the minimal values file and the rotation snippet are there');
+  const dir = mkdtempSync(join(tmpdir(), 'menshen-docs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'my-values.yaml'), minimal!);
+  // the snippet's <new>/<old> stand for real secrets of >= 32 bytes
+  writeFileSync(join(dir, 'rotation.yaml'), rotation!.replace('<new>', 'n'.repeat(40)).replace('<old>', 'o'.repeat(40)));
+  for (const files of [[join(dir, 'my-values.yaml')], [join(dir, 'my-values.yaml'), join(dir, 'rotation.yaml')]]) {
+    const { objects } = await render({ values: files });
+    const env = envFromSecret(objects);
+    let problems = '';
+    try {
+      configFromYaml(find(objects, 'ConfigMap')?.data['menshen.yaml'], env);
+    } catch (err) {
+      problems = (err as Error).message;
+    }
+    t.equal(problems, '', `${files.length} values file(s): valid menshen.yaml`);
+    if (files.length === 2) {
+      t.same(menshenYaml(objects).gateway.session.secret, ['${MENSHEN_COOKIE_SECRET}', '${MENSHEN_COOKIE_SECRET_OLD}'], 'rotation list kept');
+      t.equal(env.MENSHEN_COOKIE_SECRET_OLD, 'o'.repeat(40));
+    }
+  }
 });
