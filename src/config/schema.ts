@@ -27,6 +27,7 @@ export const ServerSchema = Type.Object(
     metricsListen: Type.Optional(Str('separate host:port for /metrics; absent: /metrics on the main port')),
     bodyLimit: Int('largest request body accepted, bytes', 65536, 1024),
     shutdownTimeout: Int('seconds to drain in-flight requests on SIGTERM', 25, 0),
+    watchConfig: Bool('reload the configuration when its file changes (SIGHUP always reloads)', true),
   },
   { additionalProperties: false, default: {} },
 );
@@ -40,6 +41,7 @@ export const RedisSchema = Type.Object(
           name: Str('sentinel master name'),
           nodes: Type.Array(Type.String(), { minItems: 1, description: 'host:port of each sentinel' }),
           password: Type.Optional(Str('password of the Redis master/replicas')),
+          sentinelUsername: Type.Optional(Str('ACL user name on the sentinels themselves')),
           sentinelPassword: Type.Optional(Str('password of the sentinels themselves')),
           db: Type.Optional(Type.Integer({ minimum: 0, description: 'database index' })),
         },
@@ -55,10 +57,17 @@ export const RedisSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    username: Type.Optional(Str('ACL user name')),
+    username: Type.Optional(Str('ACL user name (Redis 6+) on the data nodes, in every mode')),
     password: Type.Optional(Str('password (standalone; sentinel and cluster have their own)')),
-    tls: Bool('use TLS (implied by rediss://)', false),
-    keyPrefix: Str('prefix of every key menshen writes', { default: 'menshen:' }),
+    tls: Bool('use TLS (implied by rediss://); with sentinel, for the sentinels and the master', false),
+    tlsCaFile: Type.Optional(Str('PEM file of the CA that signed the Redis certificates; absent: the system CAs')),
+    tlsServerName: Type.Optional(
+      Str('name the Redis certificates carry, when nodes are reached by IP (Sentinel, Cluster); absent: the host connected to'),
+    ),
+    keyPrefix: Str('prefix of every key menshen writes; no { or } (Cluster hash tags)', {
+      default: 'menshen:',
+      pattern: '^[^{}]*$',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -269,7 +278,10 @@ export const ConfigSchema = Type.Object(
     store: StoreSchema,
     log: Type.Object(
       {
-        level: Str('pino level (LOG_LEVEL overrides)', { default: 'info' }),
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          { description: 'fatal | error | warn | info | debug | trace | silent (the LOG_LEVEL environment variable overrides)', default: 'info' },
+        ),
         pretty: Bool('human-readable logs (development only)', false),
       },
       { additionalProperties: false, default: {} },

@@ -1,9 +1,16 @@
 /**
- * KvStore on Redis through ioredis: standalone, Sentinel or Cluster. Commands never queue while
- * Redis is down (enableOfflineQueue: false): they fail at once with StoreUnavailableError so callers
- * fail closed with a 503 instead of hanging; ioredis reconnects in the background.
+ * KvStore on Redis through ioredis: standalone, Sentinel or Cluster, each with optional TLS and
+ * ACL user. Commands never queue while Redis is down (enableOfflineQueue: false): they fail at once
+ * with StoreUnavailableError so callers fail closed with a 503 instead of hanging; ioredis
+ * reconnects in the background.
+ *
+ * Cluster: every multi-key operation here touches one key (DEL is issued per key, Lua scripts take
+ * one key), and callers put a session's keys in one hash tag (`sess:{id}`, `lock:sess:{id}`), so no
+ * command ever spans slots. keyPrefix must not contain `{` or `}` (it would become the hash tag).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { StoreUnavailableError, type KvStore, type Lock } from './store.js';
@@ -12,59 +19,112 @@ const RELEASE_LUA = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.
 const RENEW_LUA = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const INCR_LUA = `local n = redis.call('incr', KEYS[1]) if n == 1 then redis.call('expire', KEYS[1], ARGV[1]) end return n`;
 
-function hostPort(node: string): { host: string; port: number } {
-  const i = node.lastIndexOf(':');
-  return { host: node.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(node.slice(i + 1)) };
+const COMMAND_TIMEOUT_MS = 2000;
+const CONNECT_TIMEOUT_MS = 3000;
+const retryDelay = (times: number) => Math.min(times * 200, 2000);
+
+/** A Redis setting that cannot work (unreadable CA file, bad node address): reported by its YAML path. */
+export class RedisConfigError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(`${path}: ${message}`);
+    this.name = 'RedisConfigError';
+  }
 }
+
+function hostPort(node: string, path: string): { host: string; port: number } {
+  const i = node.lastIndexOf(':');
+  const port = Number(node.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new RedisConfigError(path, `'${node}' is not host:port`);
+  return { host: node.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+
+/** TLS options when TLS is on (tls: true or a rediss:// URL), else undefined. */
+export function tlsOptions(cfg: RedisConfig): ConnectionOptions | undefined {
+  if (!cfg.tls && !cfg.url?.startsWith('rediss://')) return undefined;
+  const tls: ConnectionOptions = {};
+  if (cfg.tlsCaFile) {
+    try {
+      tls.ca = readFileSync(cfg.tlsCaFile);
+    } catch (err) {
+      throw new RedisConfigError('store.redis.tlsCaFile', `cannot read ${cfg.tlsCaFile}: ${(err as Error).message}`);
+    }
+  }
+  // Sentinel and Cluster hand out node addresses as IPs; the certificate names a host.
+  if (cfg.tlsServerName) tls.servername = cfg.tlsServerName;
+  return tls;
+}
+
+/** Checks what the schema cannot: node addresses parse, the CA file is readable. Throws RedisConfigError. */
+export function checkRedisConfig(cfg: RedisConfig): void {
+  tlsOptions(cfg);
+  cfg.sentinel?.nodes.forEach((n, i) => hostPort(n, `store.redis.sentinel.nodes[${i}]`));
+  cfg.cluster?.nodes.forEach((n, i) => hostPort(n, `store.redis.cluster.nodes[${i}]`));
+}
+
+/**
+ * READONLY means we still talk to a master that a failover demoted: reconnect (Sentinel then
+ * names the new master) and resend the command.
+ */
+const reconnectOnReadonly = (err: Error) => (err.message.startsWith('READONLY') ? 2 : false);
 
 export type RedisClient = Redis | Cluster;
 
 /** Builds the ioredis client for a config; exported for the readiness check and the test harness. */
 export function createRedisClient(cfg: RedisConfig): RedisClient {
-  const common: RedisOptions = {
-    keyPrefix: cfg.keyPrefix,
+  const tls = tlsOptions(cfg);
+  const perNode: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: 2000,
-    connectTimeout: 3000,
-    lazyConnect: true,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    connectTimeout: CONNECT_TIMEOUT_MS,
     ...(cfg.username ? { username: cfg.username } : {}),
-    ...(cfg.tls ? { tls: {} } : {}),
+    ...(tls ? { tls } : {}),
   };
   if (cfg.cluster) {
     const options: ClusterOptions = {
       keyPrefix: cfg.keyPrefix,
       enableOfflineQueue: false,
       lazyConnect: true,
-      clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
-      redisOptions: {
-        ...(cfg.cluster.password ? { password: cfg.cluster.password } : {}),
-        ...(cfg.username ? { username: cfg.username } : {}),
-        ...(cfg.tls ? { tls: {} } : {}),
-        commandTimeout: 2000,
-        connectTimeout: 3000,
-        maxRetriesPerRequest: 1,
-      },
+      clusterRetryStrategy: retryDelay,
+      redisOptions: { ...perNode, ...(cfg.cluster.password ? { password: cfg.cluster.password } : {}) },
+      // With TLS, keep the node names as given so the certificate check sees them (ioredis docs,
+      // AWS ElastiCache); without TLS, resolve as usual.
+      ...(tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
     };
-    return new Cluster(cfg.cluster.nodes.map(hostPort), options);
+    return new Cluster(
+      cfg.cluster.nodes.map((n, i) => hostPort(n, `store.redis.cluster.nodes[${i}]`)),
+      options,
+    );
   }
+  const common: RedisOptions = {
+    ...perNode,
+    keyPrefix: cfg.keyPrefix,
+    lazyConnect: true,
+    retryStrategy: retryDelay,
+    reconnectOnError: reconnectOnReadonly,
+  };
   if (cfg.sentinel) {
+    const s = cfg.sentinel;
     return new Redis({
       ...common,
-      sentinels: cfg.sentinel.nodes.map(hostPort),
-      name: cfg.sentinel.name,
-      ...(cfg.sentinel.password ? { password: cfg.sentinel.password } : {}),
-      ...(cfg.sentinel.sentinelPassword ? { sentinelPassword: cfg.sentinel.sentinelPassword } : {}),
-      ...(cfg.sentinel.db !== undefined ? { db: cfg.sentinel.db } : {}),
+      sentinels: s.nodes.map((n, i) => hostPort(n, `store.redis.sentinel.nodes[${i}]`)),
+      name: s.name,
+      // Subscribe to +switch-master so a failover moves us at once, not at the next error.
+      failoverDetector: true,
+      sentinelRetryStrategy: retryDelay,
+      ...(s.password ? { password: s.password } : {}),
+      ...(s.sentinelUsername ? { sentinelUsername: s.sentinelUsername } : {}),
+      ...(s.sentinelPassword ? { sentinelPassword: s.sentinelPassword } : {}),
+      ...(s.db !== undefined ? { db: s.db } : {}),
+      ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
     });
   }
   const url = cfg.url ?? 'redis://127.0.0.1:6379/0';
-  return new Redis(url, {
-    ...common,
-    ...(cfg.password ? { password: cfg.password } : {}),
-    ...(url.startsWith('rediss://') ? { tls: {} } : {}),
-  });
+  // Credentials in the URL win over username/password (ioredis fills only what the URL lacks).
+  return new Redis(url, { ...common, ...(cfg.password ? { password: cfg.password } : {}) });
 }
 
 export class RedisStore implements KvStore {
