@@ -135,11 +135,14 @@ export function helm(args: string[]): Promise<HelmResult> {
     HELM_DATA_HOME: join(home, 'data'),
     KUBECONFIG: join(home, 'no-kubeconfig'),
   };
-  return new Promise((done) => {
-    execFile(helmBinary(), args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+  const bin = helmBinary();
+  return new Promise((done, fail) => {
+    execFile(bin, args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       rmSync(home, { recursive: true, force: true });
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      done({ code, stdout, stderr });
+      const code = (err as { code?: unknown } | null)?.code;
+      // ENOENT, EACCES, ENOEXEC (e.g. the packaged linux/x86_64 binary on another platform): not a helm answer
+      if (typeof code === 'string') fail(new Error(`cannot run ${bin} (${code}); set HELM_BIN to a helm v3 for this platform`));
+      else done({ code: err ? (typeof code === 'number' ? code : 1) : 0, stdout, stderr });
     });
   });
 }
