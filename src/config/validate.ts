@@ -3,6 +3,8 @@
  * with its YAML path so an operator can fix them all in one go.
  */
 import type { Config } from './schema.js';
+import { normalizePath } from '../gateway/path.js';
+import { headerNameProblem } from '../gateway/headers.js';
 
 export interface ConfigProblem {
   path: string;
@@ -139,7 +141,8 @@ export function validateSemantics(c: Config): ConfigProblem[] {
       names.add(r.name);
       const up = absoluteHttpUrl(r.upstream);
       if (!up || up.search || up.hash) add(`${at}.upstream`, 'must be an absolute http(s) URL');
-      if (!r.match.pathPrefix.startsWith('/')) add(`${at}.match.pathPrefix`, "must start with '/'");
+      const prefix = normalizePath(r.match.pathPrefix);
+      if (!prefix.ok) add(`${at}.match.pathPrefix`, `must be a plain absolute path (${prefix.reason})`);
       if (prefixesOverlap(r.match.pathPrefix, GATEWAY_PREFIX) && r.match.pathPrefix !== '/')
         add(`${at}.match.pathPrefix`, `must not overlap the gateway's own ${GATEWAY_PREFIX}/ paths`);
       if (p && mount !== null && p.hosts.length === 0 && r.match.pathPrefix !== '/') {
@@ -148,8 +151,13 @@ export function validateSemantics(c: Config): ConfigProblem[] {
         if (hit) add(`${at}.match.pathPrefix`, `overlaps the provider mount '${hit}' (set provider.hosts or move the route)`);
       }
       r.publicPaths.forEach((pp, j) => {
-        if (!pp.startsWith('/')) add(`${at}.publicPaths[${j}]`, "must start with '/'");
+        const n = normalizePath(pp);
+        if (!n.ok) add(`${at}.publicPaths[${j}]`, `must be a plain absolute path (${n.reason})`);
       });
+      for (const name of Object.keys(r.headers)) {
+        const problem = headerNameProblem(name);
+        if (problem) add(`${at}.headers.${name}`, `header name ${problem}`);
+      }
     });
   }
   return problems;

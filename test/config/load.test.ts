@@ -85,3 +85,24 @@ gateway:
 t.test('unset variable without default is a problem', async (t) => {
   t.match(problemsOf('gateway:\n  session: { secret: "${NOPE}" }\n'), ['gateway.session.secret: environment variable NOPE is not set (use ${NOPE:-default} for a default)']);
 });
+
+t.test('route paths and header names are checked at start', async (t) => {
+  const problems = problemsOf(`
+provider:
+  issuer: https://gw.example.com/idp
+  clients: [{ clientId: demo, clientSecret: aaaaaaaaaaaaaaaaaaaa, redirectUris: [https://gw.example.com/_menshen/callback] }]
+gateway:
+  session: { secret: 0123456789abcdef0123456789abcdef }
+  routes:
+    - name: a
+      upstream: http://app:80
+      match: { pathPrefix: "app" }
+      publicPaths: ["/static/%2f", "nope"]
+      headers: { "Bad Header": "{sub}", Host: "{sub}" }
+`);
+  t.ok(problems.some((p) => p.startsWith('gateway.routes[0].match.pathPrefix: must be a plain absolute path')), 'relative prefix');
+  t.ok(problems.some((p) => p.startsWith('gateway.routes[0].publicPaths[0]: must be a plain absolute path')), 'encoded slash');
+  t.ok(problems.some((p) => p.startsWith('gateway.routes[0].publicPaths[1]')), 'relative public path');
+  t.ok(problems.includes('gateway.routes[0].headers.Bad Header: header name is not a valid HTTP header name'));
+  t.ok(problems.includes('gateway.routes[0].headers.Host: header name is reserved by HTTP and cannot carry identity'));
+});
