@@ -246,11 +246,19 @@ t.test('store.redis has the right shape per mode', async (t) => {
   t.equal(sentinel.sentinel.password, '${REDIS_PASSWORD}');
   t.notOk('sentinelPassword' in sentinel.sentinel);
 
-  const withSentinelAuth = menshenYaml(
-    (await render({ values: [SENTINEL], set: { 'redis.sentinel.authEnabled': true, 'redis.sentinel.db': 2 } })).objects,
-  ).store.redis.sentinel;
-  t.equal(withSentinelAuth.sentinelPassword, '${REDIS_SENTINEL_PASSWORD}');
-  t.equal(withSentinelAuth.db, 2);
+  const sentinelOpts = menshenYaml(
+    (
+      await render({
+        values: [SENTINEL],
+        set: { 'redis.sentinel.authEnabled': true, 'redis.sentinel.db': 2, 'redis.sentinel.username': 'sentinel-user', 'redis.tls': true, 'redis.tlsServerName': 'redis.internal' },
+      })
+    ).objects,
+  ).store.redis;
+  t.equal(sentinelOpts.sentinel.sentinelPassword, '${REDIS_SENTINEL_PASSWORD}');
+  t.equal(sentinelOpts.sentinel.sentinelUsername, 'sentinel-user');
+  t.equal(sentinelOpts.sentinel.db, 2);
+  t.equal(sentinelOpts.tls, true);
+  t.equal(sentinelOpts.tlsServerName, 'redis.internal');
 
   const cluster = menshenYaml((await render({ values: [CLUSTER] })).objects).store.redis;
   t.same(cluster, {
@@ -264,6 +272,7 @@ t.test('store.redis has the right shape per mode', async (t) => {
     },
     keyPrefix: 'menshen:',
     tls: true,
+    tlsCaFile: '/etc/menshen-redis-ca/ca.crt',
     username: 'menshen',
   });
 

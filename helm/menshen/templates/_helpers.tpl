@@ -95,6 +95,12 @@ sentinel, cluster). Passwords are ${ENV} placeholders resolved from the Secret a
 {{- end }}
 {{- $_ := set $out "tls" true }}
 {{- end }}
+{{- with $r.tlsCaFile }}
+{{- $_ := set $out "tlsCaFile" . }}
+{{- end }}
+{{- with $r.tlsServerName }}
+{{- $_ := set $out "tlsServerName" . }}
+{{- end }}
 {{- if $r.bundled.enabled }}
 {{- if ne $r.mode "url" }}
 {{- fail "redis.bundled.enabled needs redis.mode: url" }}
@@ -125,6 +131,9 @@ sentinel, cluster). Passwords are ${ENV} placeholders resolved from the Secret a
 {{- end }}
 {{- if $r.sentinel.authEnabled }}
 {{- $_ := set $s "sentinelPassword" "${REDIS_SENTINEL_PASSWORD}" }}
+{{- end }}
+{{- with $r.sentinel.username }}
+{{- $_ := set $s "sentinelUsername" . }}
 {{- end }}
 {{- $_ := set $out "sentinel" $s }}
 {{- else if eq $r.mode "cluster" }}
