@@ -1,0 +1,61 @@
+/**
+ * GET|POST {family}/oauth2/authorize (protocols.md T1). Errors about the client or redirect URI are
+ * never redirected (RFC 6749 §4.1.2.1): CIAM shows a 400 page (its documented bare 400), EIAM answers
+ * its documented 400 JSON. Everything else goes back to the redirect URI. With a live provider SSO
+ * session the code is issued at once; otherwise the browser goes to the login page with `p_state`.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  checkResponseType,
+  parseAuthorizationRequest,
+  redirectWith,
+  resolveClientAndRedirect,
+} from '../../engine/authorize.js';
+import { isProviderError, type ProviderError } from '../../engine/errors.js';
+import { SSO_COOKIE, readCookie } from './cookies.js';
+import { redirectError, toWire } from './errors.js';
+import type { Family } from './families.js';
+import { htmlHeaders, sendWire, type DialectContext } from './http.js';
+import { pickLang, texts } from './i18n.js';
+import { messagePage } from './pages.js';
+import { collectParams } from './params.js';
+
+export function loginPath(ctx: DialectContext, pState: string): string {
+  return `${ctx.mount}/login?p_state=${encodeURIComponent(pState)}`;
+}
+
+function refuse(req: FastifyRequest, reply: FastifyReply, family: Family, err: ProviderError): FastifyReply {
+  if (family.name === 'eiam') return sendWire(reply, toWire(err, 'eiam', 'authorize'));
+  const lang = pickLang(req.headers['accept-language']);
+  const t = texts(lang);
+  return htmlHeaders(reply.code(400)).send(messagePage(lang, t.errorTitle, t.badRequest, err.detail));
+}
+
+export function authorizeRoutes(app: FastifyInstance, ctx: DialectContext, family: Family): void {
+  const { engine } = ctx;
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    let params: Record<string, string>;
+    let target: ReturnType<typeof resolveClientAndRedirect>;
+    try {
+      params = collectParams(req, { query: true, body: req.method === 'POST' });
+      target = resolveClientAndRedirect(engine.clients, family.profile, params);
+      checkResponseType(target.client, params);
+    } catch (err) {
+      if (isProviderError(err)) return refuse(req, reply, family, err);
+      throw err;
+    }
+    const state = params.state !== undefined && params.state.length <= 2048 ? params.state : undefined;
+    try {
+      const request = parseAuthorizationRequest(target.client, target, family.profile, params);
+      const decision = await engine.authorizeDecision(request, readCookie(req.headers.cookie, SSO_COOKIE));
+      if (decision.action === 'issue') return reply.redirect(await engine.issueCode(request, decision.session), 302);
+      const ix = await engine.beginLogin(request);
+      return reply.redirect(loginPath(ctx, ix.id), 302);
+    } catch (err) {
+      if (!isProviderError(err)) throw err;
+      return reply.redirect(redirectWith(target.redirectUri, { ...redirectError(err), state }), 302);
+    }
+  };
+  app.get(family.paths.authorize, handler);
+  app.post(family.paths.authorize, handler);
+}
