@@ -4,6 +4,7 @@
  * Extra arguments go to tap (e.g. `npm test -- test/store`).
  */
 import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { startRedis, redisServerBinary, type RedisProcess } from './helpers/redis-server.js';
 
 async function main(): Promise<number> {
@@ -19,7 +20,11 @@ async function main(): Promise<number> {
   }
   process.stdout.write(`test redis: ${env.REDIS_URL}\n`);
   const args = process.argv.slice(2);
-  const files = args.length ? args : ['test/**/*.test.ts'];
+  // tap only picks up .ts files it is named explicitly (its ts-node plugin is off: tsx runs them),
+  // so a directory argument becomes a glob of its test files.
+  const files = args.length
+    ? args.map((a) => (existsSync(a) && statSync(a).isDirectory() ? `${a.replace(/\/+$/, '')}/**/*.test.ts` : a))
+    : ['test/**/*.test.ts'];
   const code = await new Promise<number>((resolve) => {
     const child = spawn('node_modules/.bin/tap', files, { env, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
