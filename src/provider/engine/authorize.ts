@@ -28,6 +28,11 @@ export interface DialectProfile {
   readonly secretlessWithPkce: boolean;
   /** EIAM's password grant returns no refresh token (1442/62423). */
   readonly passwordGrantRefresh: boolean;
+  /**
+   * A dialect whose codes only its own token endpoint redeems (QingCloud `sso`); absent: the
+   * Tencent families, which share codes with each other but not with such a dialect.
+   */
+  readonly dialect?: string;
 }
 
 export interface AuthorizationRequest {
@@ -46,6 +51,8 @@ export interface AuthorizationRequest {
   readonly loginHint?: string;
   /** the issuer (family) the request came through */
   readonly issuer: string;
+  /** DialectProfile.dialect of the authorize endpoint, recorded with the code */
+  readonly dialect?: string;
 }
 
 const MAX_PARAM = 2048;
@@ -132,6 +139,7 @@ export function parseAuthorizationRequest(
     ...(bounded(params, 'ui_locales', 128) !== undefined ? { uiLocales: params.ui_locales! } : {}),
     ...(bounded(params, 'login_hint', 256) !== undefined ? { loginHint: params.login_hint! } : {}),
     issuer: profile.issuer,
+    ...(profile.dialect !== undefined ? { dialect: profile.dialect } : {}),
   };
 }
 

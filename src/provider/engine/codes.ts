@@ -24,6 +24,8 @@ export interface CodeRecord {
   readonly authTime: number;
   readonly amr: readonly string[];
   readonly pkce?: { readonly challenge: string; readonly method: PkceMethod };
+  /** the dialect whose token endpoint alone may redeem the code (DialectProfile.dialect) */
+  readonly dialect?: string;
   /** epoch seconds */
   readonly exp: number;
 }

@@ -167,7 +167,7 @@ export class Engine {
   async exchange(type: string, ctx: Omit<GrantContext, 'engine'>): Promise<TokenResponse> {
     const grant = this.grants.get(type);
     if (!grant) throw new ProviderError('unsupported_grant_type', 'invalid grant_type', { param: 'grant_type' });
-    if (!ctx.client.grants.has(type)) throw new ProviderError('unauthorized_client', `client may not use grant_type ${type}`);
+    if (!ctx.client.grants.has(grant.type)) throw new ProviderError('unauthorized_client', `client may not use grant_type ${type}`);
     return grant.handle({ ...ctx, engine: this });
   }
 
@@ -274,6 +274,7 @@ export class Engine {
         authTime: session.authTime,
         amr: session.amr,
         ...(request.pkce ? { pkce: request.pkce } : {}),
+        ...(request.dialect !== undefined ? { dialect: request.dialect } : {}),
       }),
       this.sessions.addClient(session.sid, request.clientId),
     ]);

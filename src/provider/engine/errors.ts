@@ -41,6 +41,14 @@ export type ProviderErrorKind =
   | 'auth_source_not_associated'
   /** A second factor is needed: `extra.mfa_token` carries the handle. */
   | 'mfa_required'
+  /** mfa_token or oob code (challenge) unknown, expired, used or ended (§5.4: invalid_grant `invalid code`). */
+  | 'invalid_oob_code'
+  /** The SMS digits (binding_code) are wrong (§5.4: invalid_grant `invalid binding_code`). */
+  | 'invalid_binding_code'
+  /** Too many sends (resend interval, daily cap): `extra.retry_after` says when to try again, seconds. */
+  | 'rate_limited'
+  /** The second factor's message (SMS) could not be delivered; nothing was sent. */
+  | 'delivery_failed'
   /** Bearer token missing (RFC 6750 §3.1 invalid_request). */
   | 'token_missing'
   /** Bearer token invalid, expired or revoked (RFC 6750 invalid_token). */

@@ -19,6 +19,7 @@ export const authorizationCodeGrant: Grant = {
     if (!code) throw missing('code');
     const { record, hash } = await engine.codes.consume(code, (issued) => engine.revokeIssued(issued));
     if (record.cid !== client.id) throw new ProviderError('invalid_code', 'invalid code', { cause: 'code issued to another client' });
+    if (record.dialect !== profile.dialect) throw new ProviderError('invalid_code', 'invalid code', { cause: 'code issued through another dialect' });
 
     const sent = params.redirect_uri;
     if (record.redirectUriSent || profile.redirectUriRequired) {

@@ -32,6 +32,8 @@ export interface GrantContext {
 
 export interface Grant {
   readonly type: string;
+  /** other grant_type values that name this grant (e.g. the Auth0 URI of mfa_oob); clients list `type` */
+  readonly aliases?: readonly string[];
   /** parameters the grant reads, besides client authentication */
   readonly params: readonly string[];
   /** May a confidential client omit its secret on this request? (EIAM: when it sends code_verifier) */
@@ -43,7 +45,7 @@ export class GrantRegistry {
   private readonly grants = new Map<string, Grant>();
 
   register(grant: Grant): void {
-    this.grants.set(grant.type, grant);
+    for (const name of [grant.type, ...(grant.aliases ?? [])]) this.grants.set(name, grant);
   }
 
   get(type: string): Grant | undefined {
@@ -52,6 +54,6 @@ export class GrantRegistry {
 
   /** grant types served, in registration order (discovery's grant_types_supported) */
   types(): string[] {
-    return [...this.grants.keys()];
+    return [...new Set([...this.grants.values()].map((g) => g.type))];
   }
 }
