@@ -203,14 +203,14 @@ t.test('token endpoint', async (t) => {
     const json = await fetch(`${f.issuer}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'password' }) });
     t.equal(json.status, 400);
     t.equal(json.headers.get('content-type'), JSON_TYPE);
-    t.equal((await json.json()).error, 'invalid_request');
+    t.equal(((await json.json()) as { error: string }).error, 'invalid_request');
     const text = await fetch(`${f.issuer}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'grant_type=password' });
     t.equal(text.status, 400, 'a body fastify can parse, but not a form');
-    t.equal((await text.json()).error_description, 'request body must be application/x-www-form-urlencoded');
+    t.equal(((await text.json()) as { error_description: string }).error_description, 'request body must be application/x-www-form-urlencoded');
     const xml = await fetch(`${f.issuer}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<a/>' });
     t.equal(xml.status, 415, 'no parser at all: fastify 415, in our error shape');
     t.equal(xml.headers.get('content-type'), JSON_TYPE);
-    t.equal((await xml.json()).error, 'invalid_request');
+    t.equal(((await xml.json()) as { error: string }).error, 'invalid_request');
     const empty = await pw({ username: '' });
     t.equal(empty.json!.error_description, 'missing username parameter', 'empty means absent (RFC 6749 §3.1)');
   });
