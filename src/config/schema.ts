@@ -267,6 +267,13 @@ export const GatewaySchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    bearer: Type.Object(
+      {
+        enabled: Bool('accept API clients sending Authorization: Bearer <JWT>, verified against the issuer JWKS', true),
+        audiences: List(Type.String(), 'aud/azp values accepted on bearer JWTs besides gateway.oidc.clientId'),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     routes: List(RouteSchema, 'protected routes, first match by longest prefix'),
   },
   { additionalProperties: false },

@@ -1,5 +1,110 @@
-/** The reverse proxy: routes, sessions, login. Filled in by the gateway work. */
+/**
+ * The reverse proxy (DESIGN §4): wires the gateway's parts (gateway.ts) to its entry points.
+ *
+ *   /_menshen/login?rd=          start a login (nginx error_page target)
+ *   /_menshen/callback           the OIDC redirect URI
+ *   /_menshen/logout             end the session, revoke, RP-initiated logout
+ *   /_menshen/backchannel-logout OIDC Back-Channel Logout 1.0
+ *   /_menshen/auth               forward-auth (nginx auth_request, Traefik ForwardAuth)
+ *   /_menshen/userinfo           the signed-in identity as JSON
+ *   /_menshen/jwks               the keys that verify X-Menshen-Assertion
+ *   everything else              the catch-all proxy (proxy.ts), and websocket upgrades (websocket.ts)
+ *
+ * The proxy lives in its own encapsulated scope whose only body "parser" passes the raw stream
+ * through, so request bodies are streamed upstream untouched and unbuffered; the gateway's own
+ * endpoints keep the app's parsers (the back-channel logout is a form POST).
+ * A config reload swaps the compiled route table; session and issuer settings need a restart.
+ */
 import fp from 'fastify-plugin';
-import type { FastifyInstance } from 'fastify';
+import replyFrom from '@fastify/reply-from';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config/schema.js';
+import { GATEWAY_PREFIX } from '../config/validate.js';
+import { buildGateway, type Gateway } from './gateway.js';
+import { compileRoutes } from './routes.js';
+import { proxyHandler } from './proxy.js';
+import { WebsocketProxy } from './websocket.js';
+import { forwardAuthHandler } from './forward-auth.js';
+import { backchannelLogoutHandler, logoutHandler } from './logout.js';
+import { sendGatewayError } from './errors.js';
 
-export const gatewayPlugin = fp(async function gateway(_app: FastifyInstance) {}, { name: 'menshen-gateway' });
+/** Upstream connection pool per origin (undici). */
+const UPSTREAM_CONNECTIONS = 128;
+
+function guarded(gw: Gateway, fn: (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    try {
+      return await fn(req, reply);
+    } catch (err) {
+      return sendGatewayError(err, req, reply, gw.errors);
+    }
+  };
+}
+
+/** A reload may change routes live; anything the running sessions or the relying party depend on needs a restart. */
+function checkReloadable(current: Config, next: Config): void {
+  if (!next.gateway) throw new Error('removing gateway: needs a restart');
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (!same(current.gateway!.oidc, next.gateway.oidc)) throw new Error('gateway.oidc changed: needs a restart');
+  if (!same(current.gateway!.session, next.gateway.session)) throw new Error('gateway.session changed: needs a restart');
+  if (!same(current.gateway!.bearer, next.gateway.bearer)) throw new Error('gateway.bearer changed: needs a restart');
+  if (current.server.publicUrl !== next.server.publicUrl) throw new Error('server.publicUrl changed: needs a restart');
+}
+
+export const gatewayPlugin = fp(
+  async function gateway(app: FastifyInstance) {
+    const gw = buildGateway(app);
+    const websockets = new WebsocketProxy(gw, app.log);
+
+    app.menshen.readiness.set('issuer', async () => {
+      await gw.rp.discover();
+    });
+    app.menshen.reloaders.push((next) => {
+      checkReloadable(app.menshen.config, next);
+      gw.swapRoutes(compileRoutes(next.gateway!.routes));
+    });
+    // Discovery waits for readiness: with the built-in provider it is answered by this app's inject.
+    app.addHook('onReady', async () => {
+      setImmediate(() => gw.rp.start());
+    });
+    app.server.on('upgrade', websockets.onUpgrade);
+    app.addHook('onClose', async () => {
+      gw.rp.close();
+      app.server.off('upgrade', websockets.onUpgrade);
+      websockets.closeAll();
+    });
+
+    const p = GATEWAY_PREFIX;
+    app.get(`${p}/login`, guarded(gw, (req, reply) => {
+      const rd = (req.query as Record<string, unknown>).rd;
+      return gw.login.start(req, reply, typeof rd === 'string' ? rd : '/');
+    }));
+    app.get(`${p}/callback`, guarded(gw, (req, reply) => gw.login.callback(req, reply)));
+    app.route({ method: ['GET', 'POST'], url: `${p}/logout`, handler: logoutHandler(gw) });
+    app.post(`${p}/backchannel-logout`, backchannelLogoutHandler(gw));
+    app.route({ method: ['GET', 'HEAD', 'POST'], url: `${p}/auth`, exposeHeadRoute: false, handler: forwardAuthHandler(gw) });
+    app.get(`${p}/userinfo`, guarded(gw, async (req, reply) => {
+      const who = await gw.auth.authenticate(req.headers);
+      reply.header('cache-control', 'no-store');
+      if (!who) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', error_description: 'login required' });
+      const id = who.identity;
+      return reply.send({ ...id.claims, sub: id.sub, preferred_username: id.preferred_username, email: id.email, groups: id.groups ?? [] });
+    }));
+    app.get(`${p}/jwks`, guarded(gw, async (_req, reply) =>
+      reply.header('cache-control', 'public, max-age=300').send(await gw.assertions.jwks())));
+
+    await app.register(async function proxyScope(scope) {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+      await scope.register(replyFrom, {
+        disableRequestLogging: true,
+        destroyAgent: true,
+        undici: { connections: UPSTREAM_CONNECTIONS, pipelining: 1, keepAliveTimeout: 30_000 },
+      });
+      const handler = proxyHandler(gw);
+      scope.all('/', handler);
+      scope.all('/*', handler);
+    });
+  },
+  { name: 'menshen-gateway' },
+);

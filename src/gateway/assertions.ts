@@ -1,0 +1,45 @@
+/**
+ * The gateway's own ES256 key set (published at /_menshen/jwks) and the X-Menshen-Assertion
+ * signer over it (assertion.ts: cached per session and route, re-signed only near expiry).
+ * The key set is generated once and kept in the store like the provider's (KeyStore.load with
+ * its own key), so every replica signs with the same keys. It is loaded on first use, not at
+ * start, so a store outage at boot does not stop the app from starting; a failed load is retried
+ * by the next request.
+ */
+import { KeyStore, type JwkSet } from '../crypto/keystore.js';
+import type { KvStore } from '../store/store.js';
+import type { Clock } from '../clock.js';
+import type { Identity } from './policy.js';
+import { ASSERTION_TTL_SECONDS, createAssertionSigner, type AssertionSigner } from './assertion.js';
+
+export const GATEWAY_JWKS_KEY = 'gw:jwks';
+
+export class Assertions {
+  private ready: Promise<{ keys: KeyStore; signer: AssertionSigner }> | undefined;
+
+  constructor(private readonly opts: { kv: KvStore; issuer: string; clock: Clock }) {}
+
+  private load(): Promise<{ keys: KeyStore; signer: AssertionSigner }> {
+    this.ready ??= KeyStore.load(undefined, this.opts.kv, 'ES256', GATEWAY_JWKS_KEY).then(
+      (keys) => ({
+        keys,
+        signer: createAssertionSigner({ keys, issuer: this.opts.issuer, ttlSeconds: ASSERTION_TTL_SECONDS, clock: this.opts.clock }),
+      }),
+      (err: unknown) => {
+        this.ready = undefined;
+        throw err;
+      },
+    );
+    return this.ready;
+  }
+
+  /** The X-Menshen-Assertion value for this session (or bearer token) on this route. */
+  async assertion(cacheKey: string, routeName: string, identity: Identity): Promise<string> {
+    const { signer } = await this.load();
+    return signer.assertion(cacheKey, routeName, identity);
+  }
+
+  async jwks(): Promise<JwkSet> {
+    return (await this.load()).keys.publicJwks;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * `/_menshen/auth`: forward-auth for nginx `auth_request` and Traefik `ForwardAuth`
+ * (gateway-lessons #12, §5.6). The answer is the access decision only; the ingress proxies.
+ *
+ *   200  signed in and allowed; the identity travels as RESPONSE headers (X-Auth-Request-*,
+ *        X-Forwarded-User/-Email/-Groups/-Preferred-Username, the route's templates, and
+ *        X-Menshen-Assertion when a route matched) for the ingress to copy upstream
+ *   401  no session (JSON body)        403  signed in, not allowed
+ *   400  an X-Forwarded-Uri that cannot be normalized (never a 2xx: Authelia GHSA-68wm-pfjf-wqp6)
+ *   503  the session store or the issuer is down (fail closed)
+ *
+ * Which route: only when the request comes from a proxy trusted by server.trustProxy are
+ * X-Forwarded-Host and X-Forwarded-Uri used to find the route (its auth mode, publicPaths and
+ * `allow`); otherwise they are ignored and only the session is checked (oauth2-proxy
+ * GHSA-7x63-xv5r-3p2x). `?allowed_groups=`, `?allowed_users=`, `?allowed_emails=` ... add
+ * constraints either way (policy.ts authorizeQuery).
+ *
+ * Redirects: nginx turns anything but 2xx/401/403 into a 500, so the answer is 401, never a
+ * redirect, unless the caller is Traefik: a trusted proxy sending X-Forwarded-Method and
+ * X-Forwarded-Uri (Traefik always sets both; nginx's auth_request does not send
+ * X-Forwarded-Method unless configured to) for a browser navigation. Traefik relays a non-2xx
+ * answer to the browser, so that one gets a 302 to the issuer and comes back to the forwarded URI.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Gateway } from './gateway.js';
+import { authorizeQuery } from './policy.js';
+import { admit, routeIdentityHeaders } from './access.js';
+import { resolveRoute, type Resolved } from './resolve.js';
+import { AccessDenied, BadRequest, LoginRequired, NotFound, isBrowserRequest, sendGatewayError } from './errors.js';
+import type { Authenticated } from './authenticate.js';
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function forwardAuthHandler(gw: Gateway) {
+  return async function forwardAuth(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    reply.header('cache-control', 'no-store');
+    const trusted = gw.trust.isTrusted(req.socket.remoteAddress);
+    const forwardedUri = trusted ? header(req, 'x-forwarded-uri') : undefined;
+    const traefik = trusted && forwardedUri !== undefined && header(req, 'x-forwarded-method') !== undefined;
+    try {
+      let resolved: Resolved | null = null;
+      if (forwardedUri !== undefined) {
+        const host = header(req, 'x-forwarded-host') ?? req.hostname;
+        try {
+          resolved = resolveRoute(gw.routes(), gw.reserved, host, forwardedUri);
+        } catch (err) {
+          if (!(err instanceof NotFound)) throw err instanceof BadRequest ? new BadRequest(`X-Forwarded-Uri: ${err.message}`) : err;
+          // No route for it: fall back to "any signed-in user".
+        }
+      }
+      let who: Authenticated | null;
+      if (resolved) {
+        req.metricsRoute = resolved.route.name;
+        who = await admit(gw.auth, resolved, req.headers);
+        if (!who) return reply.code(200).send(); // auth none / publicPaths / optional and anonymous
+      } else {
+        who = await gw.auth.authenticate(req.headers);
+        if (!who) throw new LoginRequired(forwardedUri ?? '/');
+      }
+      const query = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
+      const verdict = authorizeQuery(query, who.identity);
+      if (!verdict.allow) throw new AccessDenied(verdict.reason);
+      const headers = await routeIdentityHeaders(gw.assertions, resolved?.route ?? null, who);
+      return reply.code(200).headers(headers).send();
+    } catch (err) {
+      if (err instanceof LoginRequired) {
+        if (traefik && isBrowserRequest(req.headers)) return sendGatewayError(err, req, reply, gw.errors);
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', error_description: 'login required' });
+      }
+      return sendGatewayError(err, req, reply, gw.errors);
+    }
+  };
+}

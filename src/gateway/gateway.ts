@@ -1,0 +1,115 @@
+/**
+ * The gateway's parts, built once from the config and shared by its entry points (proxy,
+ * websocket, login/callback, logout, forward-auth, userinfo, jwks). The route table is the only
+ * part that changes at run time: a config reload swaps it (plugin.ts).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { GatewayConfig } from '../config/schema.js';
+import { GATEWAY_PREFIX, PROVIDER_ROOT_PATHS, providerMountPath } from '../config/validate.js';
+import type { KvStore } from '../store/store.js';
+import type { Clock } from '../clock.js';
+import type { Metrics } from '../ops/metrics.js';
+import { compileRoutes, type RouteTable } from './routes.js';
+import type { ReservedPaths } from './resolve.js';
+import { ProxyTrust } from './trust.js';
+import { GatewayCookies } from './session/cookies.js';
+import { SessionStore } from './session/store.js';
+import { Refresher } from './session/refresh.js';
+import { RelyingParty } from './rp.js';
+import { inProcessFetch } from './in-process-fetch.js';
+import { Authenticator } from './authenticate.js';
+import { LoginFlow } from './login.js';
+import { Assertions } from './assertions.js';
+import type { ErrorDeps } from './errors.js';
+
+export interface Gateway {
+  config: GatewayConfig;
+  /** server.publicUrl without a trailing slash. */
+  publicUrl: string;
+  routes(): RouteTable;
+  swapRoutes(table: RouteTable): void;
+  reserved: ReservedPaths;
+  trust: ProxyTrust;
+  cookies: GatewayCookies;
+  sessions: SessionStore;
+  refresher: Refresher;
+  rp: RelyingParty;
+  auth: Authenticator;
+  login: LoginFlow;
+  assertions: Assertions;
+  errors: ErrorDeps;
+  kv: KvStore;
+  clock: Clock;
+  metrics: Metrics;
+}
+
+/** True when the relying party talks to the built-in provider of this same process. */
+export function usesBuiltInProvider(app: FastifyInstance): boolean {
+  const { provider, gateway } = app.menshen.config;
+  if (!provider) return false;
+  const issuer = gateway?.oidc.issuer;
+  return !issuer || issuer.replace(/\/+$/, '') === provider.issuer.replace(/\/+$/, '');
+}
+
+export function buildGateway(app: FastifyInstance): Gateway {
+  const { config: appConfig, store: kv, clock, metrics } = app.menshen;
+  const config = appConfig.gateway!;
+  const provider = appConfig.provider;
+  const publicUrl = appConfig.server.publicUrl.replace(/\/+$/, '');
+  const builtIn = usesBuiltInProvider(app);
+
+  let table = compileRoutes(config.routes);
+  const cookies = new GatewayCookies({ cookieName: config.session.cookieName, secrets: config.session.secret, publicUrl });
+  const sessions = new SessionStore(kv, clock, { ttl: config.session.ttl, idleTtl: config.session.idleTtl });
+  const rp = new RelyingParty({
+    issuer: config.oidc.issuer ?? provider!.issuer,
+    clientId: config.oidc.clientId,
+    ...(config.oidc.clientSecret ? { clientSecret: config.oidc.clientSecret } : {}),
+    scopes: config.oidc.scopes,
+    redirectUri: `${publicUrl}${GATEWAY_PREFIX}/callback`,
+    ...(builtIn ? { fetch: inProcessFetch(app) } : {}),
+    clock,
+    log: app.log,
+  });
+  const refresher = new Refresher({ kv, sessions, rp, clock, metrics, refreshBefore: config.session.refreshBefore, log: app.log });
+  const auth = new Authenticator({
+    cookies,
+    sessions,
+    refresher,
+    rp,
+    bearer: { enabled: config.bearer.enabled, audiences: [config.oidc.clientId, ...config.bearer.audiences] },
+    onBackgroundError: (err) => {
+      metrics.storeErrors.inc();
+      app.log.warn({ err: (err as Error).message }, 'sliding the session idle window failed');
+    },
+  });
+  const login = new LoginFlow({ kv, rp, cookies, sessions, metrics, publicUrl, sessionTtl: config.session.ttl, clock });
+  const assertions = new Assertions({ kv, issuer: publicUrl, clock });
+  const reserved: ReservedPaths = {
+    gatewayPrefix: GATEWAY_PREFIX,
+    providerMount: provider ? providerMountPath(provider.issuer) : null,
+    providerRootPaths: PROVIDER_ROOT_PATHS,
+    providerHosts: (provider?.hosts ?? []).map((h) => h.toLowerCase()),
+  };
+  return {
+    config,
+    publicUrl,
+    routes: () => table,
+    swapRoutes: (next) => {
+      table = next;
+    },
+    reserved,
+    trust: new ProxyTrust(appConfig.server.trustProxy),
+    cookies,
+    sessions,
+    refresher,
+    rp,
+    auth,
+    login,
+    assertions,
+    errors: { metrics, startLogin: (req, reply, returnTo) => login.start(req, reply, returnTo) },
+    kv,
+    clock,
+    metrics,
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * The gateway's two cookies, signed with gateway.session.secret (the first secret signs, every
+ * secret verifies: rotation, as @fastify/cookie's Signer does):
+ *   <name>        the session ticket `id.secret` (DESIGN §4)
+ *   <name>-login  the pending login transactions of this browser: up to MAX_PENDING_LOGINS state
+ *                 values, newest last. One cookie holding a capped list instead of one cookie per
+ *                 login means login-state cookies can never pile up into a 431/400 "header too
+ *                 large" (gateway-lessons #3, #13: mod_auth_openidc's delete-oldest cap).
+ * On an https publicUrl both get Secure and the `__Host-` prefix (no Domain, Path=/).
+ * Values are base64url handles joined by '.', plus the signature (base64): all RFC 6265
+ * cookie-octets, so they are written and read without any encoding.
+ */
+import { Signer } from '@fastify/cookie';
+
+export const MAX_PENDING_LOGINS = 5;
+/** How long a started login may take at the issuer. */
+export const LOGIN_TTL_SECONDS = 600;
+
+const HANDLE = /^[A-Za-z0-9_-]{16,128}$/;
+
+export interface SessionTicket {
+  id: string;
+  secret: string;
+}
+
+export class GatewayCookies {
+  readonly sessionName: string;
+  readonly loginName: string;
+  private readonly signer: Signer;
+  private readonly secure: boolean;
+
+  constructor(opts: { cookieName: string; secrets: string | string[]; publicUrl: string }) {
+    this.secure = new URL(opts.publicUrl).protocol === 'https:';
+    const base = this.secure ? `__Host-${opts.cookieName}` : opts.cookieName;
+    this.sessionName = base;
+    this.loginName = `${base}-login`;
+    this.signer = new Signer(Array.isArray(opts.secrets) ? opts.secrets : [opts.secrets]);
+  }
+
+  /** Names never forwarded upstream (gateway-lessons #2, §5.8). */
+  get names(): string[] {
+    return [this.sessionName, this.loginName];
+  }
+
+  private unsign(raw: string | undefined): string | null {
+    if (!raw) return null;
+    try {
+      const r = this.signer.unsign(raw);
+      return r.valid && r.value !== null ? r.value : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Both cookies from a Cookie header; anything unsigned, forged or malformed reads as absent. */
+  read(cookieHeader: string | undefined): { ticket: SessionTicket | null; pendingLogins: string[] } {
+    if (!cookieHeader) return { ticket: null, pendingLogins: [] };
+    const jar = readCookies(cookieHeader, this.names);
+    return { ticket: this.parseTicket(this.unsign(jar.get(this.sessionName))), pendingLogins: this.parseLogins(this.unsign(jar.get(this.loginName))) };
+  }
+
+  private parseTicket(value: string | null): SessionTicket | null {
+    if (!value) return null;
+    const parts = value.split('.');
+    if (parts.length !== 2 || !HANDLE.test(parts[0]!) || !HANDLE.test(parts[1]!)) return null;
+    return { id: parts[0]!, secret: parts[1]! };
+  }
+
+  private parseLogins(value: string | null): string[] {
+    if (!value) return [];
+    return value.split('.').filter((s) => HANDLE.test(s)).slice(-MAX_PENDING_LOGINS);
+  }
+
+  private setCookie(name: string, value: string, maxAge: number): string {
+    const expiry = maxAge > 0 ? `Max-Age=${maxAge}` : 'Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT';
+    return `${name}=${value}; Path=/; ${expiry}; HttpOnly; SameSite=Lax${this.secure ? '; Secure' : ''}`;
+  }
+
+  /** Set-Cookie for a session ticket living at most `maxAge` seconds. */
+  sessionCookie(ticket: SessionTicket, maxAge: number): string {
+    return this.setCookie(this.sessionName, this.signer.sign(`${ticket.id}.${ticket.secret}`), maxAge);
+  }
+
+  clearSession(): string {
+    return this.setCookie(this.sessionName, '', 0);
+  }
+
+  /** Set-Cookie for the pending-login list (oldest dropped beyond the cap), or a clearing one when empty. */
+  loginCookie(states: string[]): string {
+    const kept = states.slice(-MAX_PENDING_LOGINS);
+    if (kept.length === 0) return this.setCookie(this.loginName, '', 0);
+    return this.setCookie(this.loginName, this.signer.sign(kept.join('.')), LOGIN_TTL_SECONDS);
+  }
+}
+
+/**
+ * The first value of each wanted cookie in a Cookie header (RFC 6265 §5.4 puts the most specific
+ * first; a duplicate planted for a parent path or domain comes later and is ignored).
+ */
+export function readCookies(header: string, wanted: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const piece of header.split(';')) {
+    const eq = piece.indexOf('=');
+    if (eq === -1) continue;
+    const name = piece.slice(0, eq).trim();
+    if (!wanted.includes(name) || out.has(name)) continue;
+    let value = piece.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    out.set(name, value);
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+/**
+ * What a gateway session holds (sealed in the store) and the identity derived from it.
+ * Kept small on purpose (goal ≤ 3 KB in Redis): tokens, the identity claims the routes may use,
+ * and the expiries. Short member names because every byte is stored once per session.
+ */
+import type { Identity } from '../policy.js';
+
+export interface SessionData {
+  v: 1;
+  /** Identity claims from the id token (protocol claims such as nonce, at_hash, aud removed). */
+  claims: Record<string, unknown>;
+  /** The provider's session id (`sid` claim): back-channel logout ends sessions by it. */
+  psid?: string;
+  /** Access token and its expiry (epoch seconds). */
+  at?: string;
+  atExp?: number;
+  /** Refresh token. */
+  rt?: string;
+  /** The id token, kept for RP-initiated logout's id_token_hint. */
+  idt?: string;
+  /** Absolute expiry, epoch seconds: no refresh extends it. */
+  exp: number;
+  /** When this value was last written, epoch seconds. */
+  w: number;
+}
+
+/** A session as loaded through its cookie ticket. */
+export interface Session {
+  id: string;
+  secret: string;
+  data: SessionData;
+}
+
+/** JWT/OIDC protocol claims that say nothing about the user; never stored in the session. */
+const PROTOCOL_CLAIMS = new Set(['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'at_hash', 'c_hash', 's_hash', 'azp', 'jti', 'sid', 'typ', 'cnf', 'events']);
+
+/** The identity claims of an id token or a verified bearer JWT. */
+export function identityClaims(claims: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(claims)) if (!PROTOCOL_CLAIMS.has(k)) out[k] = v;
+  return out;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** `groups` as issuers send it: an array of strings, or one space/comma separated string. */
+function groupsOf(v: unknown): string[] | undefined {
+  if (Array.isArray(v)) return v.filter((g): g is string => typeof g === 'string');
+  if (typeof v === 'string') return v.split(/[\s,]+/).filter(Boolean);
+  return undefined;
+}
+
+export function identityFromClaims(claims: Record<string, unknown>): Identity {
+  const groups = groupsOf(claims.groups);
+  const preferred = str(claims.preferred_username);
+  const email = str(claims.email);
+  return {
+    sub: String(claims.sub),
+    ...(preferred !== undefined ? { preferred_username: preferred } : {}),
+    ...(email !== undefined ? { email } : {}),
+    ...(groups !== undefined ? { groups } : {}),
+    claims,
+  };
+}

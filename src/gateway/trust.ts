@@ -1,0 +1,73 @@
+/**
+ * Which peers may speak for the client through X-Forwarded-* (server.trustProxy), with the same
+ * meaning fastify gives the option: false (nobody), true (anybody: only behind a trusted load
+ * balancer), or a list of IPs/CIDRs and proxy-addr's names loopback, linklocal, uniquelocal.
+ * fastify applies it to request.ip/protocol/host; the gateway also needs it for the raw websocket
+ * upgrade and to decide whether forward-auth may route by X-Forwarded-Host/-Uri (oauth2-proxy
+ * GHSA-7x63-xv5r-3p2x: skip-auth rules checked against a client-supplied X-Forwarded-Uri).
+ */
+import { BlockList, isIP } from 'node:net';
+
+const NAMED: Record<string, Array<[string, number, 'ipv4' | 'ipv6']>> = {
+  loopback: [['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']],
+  linklocal: [['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']],
+  uniquelocal: [['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['fc00::', 7, 'ipv6']],
+};
+
+/** `::ffff:10.0.0.1` (IPv4 on a dual-stack socket) is 10.0.0.1. */
+function plainAddress(addr: string): string {
+  return addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
+}
+
+export class ProxyTrust {
+  private readonly all: boolean;
+  private readonly list = new BlockList();
+
+  constructor(setting: boolean | string[]) {
+    this.all = setting === true;
+    if (Array.isArray(setting)) {
+      for (const entry of setting.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)) {
+        const named = NAMED[entry];
+        if (named) {
+          for (const [net, prefix, type] of named) this.list.addSubnet(net, prefix, type);
+          continue;
+        }
+        const [addr, bits] = entry.split('/') as [string, string | undefined];
+        const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+        if (bits === undefined) this.list.addAddress(plainAddress(addr), type);
+        else this.list.addSubnet(addr, Number(bits), type);
+      }
+    }
+  }
+
+  isTrusted(remoteAddress: string | undefined): boolean {
+    if (this.all) return true;
+    if (!remoteAddress) return false;
+    const addr = plainAddress(remoteAddress);
+    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    return this.list.check(addr, type);
+  }
+
+  /**
+   * The client chain for an upstream X-Forwarded-For, client first: the X-Forwarded-For entries a
+   * trusted peer vouches for (walking right to left, up to the first untrusted hop), then the peer.
+   */
+  chain(remoteAddress: string | undefined, xff: string | string[] | undefined): string[] {
+    const peer = remoteAddress ?? '';
+    const out = [peer];
+    if (!this.isTrusted(peer) || xff === undefined) return out;
+    const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',').map((s) => s.trim()).filter(Boolean);
+    for (let i = hops.length - 1; i >= 0; i--) {
+      out.unshift(hops[i]!);
+      if (!this.isTrusted(hops[i])) break;
+    }
+    return out;
+  }
+
+  /** A forwarded header's first value, only when the peer is trusted. */
+  forwarded(remoteAddress: string | undefined, value: string | string[] | undefined): string | undefined {
+    if (value === undefined || !this.isTrusted(remoteAddress)) return undefined;
+    const first = (Array.isArray(value) ? value[0] : value)?.split(',')[0]?.trim();
+    return first || undefined;
+  }
+}

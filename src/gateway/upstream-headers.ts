@@ -1,0 +1,42 @@
+/**
+ * The request headers an upstream receives, strip-then-inject (STYLE habit 7, gateway-lessons §5.4):
+ *  1. every client-supplied identity header is removed in every spelling (case, `_`, `.`), plus
+ *     the route's own template header names and the assertion header;
+ *  2. the gateway's own cookies are cut out of Cookie (oauth2-proxy #644: they are the gateway's,
+ *     and split session cookies pushed upstreams past their header limits);
+ *  3. X-Forwarded-For/-Proto/-Host are rewritten from what the trusted chain says (never the
+ *     client's unverified word);
+ *  4. the identity of an admitted request is injected.
+ * Used by the HTTP proxy (reply-from's rewriteRequestHeaders) and the websocket upgrade alike.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { stripCookies, stripIdentityHeaders } from './headers.js';
+import { ASSERTION_HEADER } from './access.js';
+import type { CompiledRoute } from './routes.js';
+
+export interface ForwardedFacts {
+  /** Client first, the immediate peer last. */
+  chain: string[];
+  proto: string;
+  host: string;
+}
+
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  route: CompiledRoute,
+  gatewayCookieNames: string[],
+  forwarded: ForwardedFacts,
+  identity: Record<string, string>,
+): IncomingHttpHeaders {
+  // On passAccessToken routes Authorization belongs to the gateway: a client's own never passes.
+  const extra = [...Object.keys(route.config.headers), ASSERTION_HEADER, ...(route.config.passAccessToken ? ['authorization'] : [])];
+  const headers = stripIdentityHeaders({ ...incoming }, extra) as IncomingHttpHeaders;
+  const cookie = stripCookies(headers.cookie, gatewayCookieNames);
+  if (cookie) headers.cookie = cookie;
+  else delete headers.cookie;
+  headers['x-forwarded-for'] = forwarded.chain.join(', ');
+  headers['x-forwarded-proto'] = forwarded.proto;
+  headers['x-forwarded-host'] = forwarded.host;
+  Object.assign(headers, identity);
+  return headers;
+}
