@@ -228,6 +228,10 @@ export class RedisStore implements KvStore {
     try {
       await this.client.quit();
     } catch {
+      // not connected: nothing to say goodbye to
+    } finally {
+      // Also ends what quit() leaves behind: reconnect timers and, with Sentinel, the failover
+      // detector's connections to the sentinels.
       this.client.disconnect();
     }
   }
