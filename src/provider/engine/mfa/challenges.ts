@@ -1,0 +1,100 @@
+/**
+ * The SMS challenge of a pending login: the `oob_code` handed to the client (T3) and the digits sent
+ * to the phone, each stored only as a hash. The digits are hashed together with the oob_code, which
+ * the store never holds in clear, so a store dump cannot be brute-forced over the 10^6 codes.
+ * A pending login has at most one live challenge: a resend replaces it (the old oob_code and digits
+ * die). Wrong digits are counted per pending login, across resends, so resending never buys more
+ * guesses (§5.3: 5 wrong codes end the challenge; here they end the whole login).
+ *
+ * Keys (h = the pending key's hash part):
+ *   mfach:{h}  -> Challenge
+ *   mfaw:{h}   -> verification attempts counter
+ *   mfalk:{h}  -> a short lock around a send, so two concurrent resends send one SMS
+ */
+import { randomInt } from 'node:crypto';
+import type { KvStore, Lock } from '../../../store/store.js';
+import { epochSeconds, type Clock } from '../../../clock.js';
+import { hashHandle, randomHandle, safeEqual } from '../../../crypto/secrets.js';
+
+export interface Challenge {
+  /** sha256(oob_code) */
+  readonly oob: string;
+  /** sha256(oob_code ":" digits) */
+  readonly code: string;
+  /** epoch seconds: the code's end */
+  readonly exp: number;
+  /** ms (clock) of the send, for the resend interval */
+  readonly sentAt: number;
+}
+
+export interface NewChallenge {
+  readonly oobCode: string;
+  readonly digits: string;
+  readonly challenge: Challenge;
+}
+
+export type CheckResult = 'ok' | 'no_challenge' | 'wrong_oob' | 'expired' | 'wrong_code';
+
+export const CODE_DIGITS = 6;
+
+export class Challenges {
+  constructor(
+    private readonly store: KvStore,
+    private readonly clock: Clock,
+    private readonly codeTtlSeconds: number,
+  ) {}
+
+  /**
+   * Draws digits and an oob_code (or binds the digits to a handle the caller already holds: the
+   * login page uses its p_state, which the browser carries anyway). Valid for `ttlSeconds`, at
+   * most the configured code lifetime. Nothing is stored until `save` (after the SMS went out).
+   */
+  draw(ttlSeconds: number, oobCode: string = randomHandle()): NewChallenge {
+    const digits = String(randomInt(0, 10 ** CODE_DIGITS)).padStart(CODE_DIGITS, '0');
+    const challenge: Challenge = {
+      oob: hashHandle(oobCode),
+      code: hashHandle(`${oobCode}:${digits}`),
+      exp: epochSeconds(this.clock) + Math.min(ttlSeconds, this.codeTtlSeconds),
+      sentAt: this.clock.now(),
+    };
+    return { oobCode, digits, challenge };
+  }
+
+  async save(pendingKey: string, challenge: Challenge, ttlSeconds: number): Promise<void> {
+    await this.store.set(`mfach:${pendingKey}`, JSON.stringify(challenge), Math.max(1, ttlSeconds));
+  }
+
+  async get(pendingKey: string): Promise<Challenge | null> {
+    const raw = await this.store.get(`mfach:${pendingKey}`);
+    return raw ? (JSON.parse(raw) as Challenge) : null;
+  }
+
+  /** Compares a presented oob_code and digits with the live challenge (constant time). */
+  check(challenge: Challenge | null, oobCode: string, digits: string): CheckResult {
+    if (!challenge) return 'no_challenge';
+    if (!safeEqual(hashHandle(oobCode), challenge.oob)) return 'wrong_oob';
+    if (challenge.exp <= epochSeconds(this.clock)) return 'expired';
+    return safeEqual(hashHandle(`${oobCode}:${digits}`), challenge.code) ? 'ok' : 'wrong_code';
+  }
+
+  /**
+   * Counts one verification attempt before the comparison, so that even concurrent guesses get at
+   * most `maxAttempts` comparisons per pending login; returns the count so far.
+   */
+  attempt(pendingKey: string, ttlSeconds: number): Promise<number> {
+    return this.store.incr(`mfaw:${pendingKey}`, Math.max(1, ttlSeconds));
+  }
+
+  async attempts(pendingKey: string): Promise<number> {
+    return Number((await this.store.get(`mfaw:${pendingKey}`)) ?? 0);
+  }
+
+  lock(pendingKey: string, ttlMs: number): Promise<Lock | null> {
+    return this.store.lock(`mfalk:${pendingKey}`, ttlMs);
+  }
+
+  /** Forgets the challenge and its counter (login finished or ended). */
+  async clear(pendingKey: string): Promise<void> {
+    await this.store.del(`mfach:${pendingKey}`, `mfaw:${pendingKey}`);
+  }
+}
