@@ -27,6 +27,8 @@ export interface Gateway {
   /** server.publicUrl without a trailing slash. */
   publicUrl: string;
   routes(): RouteTable;
+  /** Header names set by any route's `headers` templates: stripped from every client request. */
+  templateHeaderNames(): readonly string[];
   swapRoutes(table: RouteTable): void;
   reserved: ReservedPaths;
   trust: ProxyTrust;
@@ -59,6 +61,8 @@ export function buildGateway(app: FastifyInstance): Gateway {
   const builtIn = usesBuiltInProvider(app);
 
   let table = compileRoutes(config.routes);
+  const namesOf = (t: RouteTable) => [...new Set(t.routes.flatMap((r) => Object.keys(r.config.headers)))];
+  let templateNames = namesOf(table);
   const cookies = new GatewayCookies({ cookieName: config.session.cookieName, secrets: config.session.secret, publicUrl });
   const sessions = new SessionStore(kv, clock, { ttl: config.session.ttl, idleTtl: config.session.idleTtl });
   const rp = new RelyingParty({
@@ -95,7 +99,9 @@ export function buildGateway(app: FastifyInstance): Gateway {
     config,
     publicUrl,
     routes: () => table,
+    templateHeaderNames: () => templateNames,
     swapRoutes: (next) => {
+      templateNames = namesOf(next);
       table = next;
     },
     reserved,

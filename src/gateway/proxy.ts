@@ -11,6 +11,7 @@
  * not swap the table; and http-proxy's websocket support does not run our session/policy checks
  * on the upgrade. reply-from is what http-proxy uses underneath (undici), so nothing is lost.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Gateway } from './gateway.js';
 import { resolveRoute } from './resolve.js';
@@ -39,7 +40,13 @@ export function proxyHandler(gw: Gateway) {
       return reply.from(upstreamUrl(resolved.route, resolved.path), {
         queryString: () => resolved.rawQuery,
         rewriteRequestHeaders: (_req, headers) =>
-          upstreamRequestHeaders(headers as import('node:http').IncomingHttpHeaders, resolved.route, gw.cookies.names, forwarded, identity),
+          upstreamRequestHeaders(headers as IncomingHttpHeaders, {
+            route: resolved.route,
+            templateNames: gw.templateHeaderNames(),
+            gatewayCookieNames: gw.cookies.names,
+            forwarded,
+            identity,
+          }),
         onError: (_reply, { error }) => {
           void sendGatewayError(upstreamError(error), req, reply, gw.errors);
         },

@@ -1,7 +1,8 @@
 /**
  * The request headers an upstream receives, strip-then-inject (STYLE habit 7, gateway-lessons §5.4):
  *  1. every client-supplied identity header is removed in every spelling (case, `_`, `.`), plus
- *     the route's own template header names and the assertion header;
+ *     the template header names of EVERY route (an app behind two routes may trust a header that
+ *     only the other route sets) and the assertion header;
  *  2. the gateway's own cookies are cut out of Cookie (oauth2-proxy #644: they are the gateway's,
  *     and split session cookies pushed upstreams past their header limits);
  *  3. X-Forwarded-For/-Proto/-Host are rewritten from what the trusted chain says (never the
@@ -21,17 +22,22 @@ export interface ForwardedFacts {
   host: string;
 }
 
-export function upstreamRequestHeaders(
-  incoming: IncomingHttpHeaders,
-  route: CompiledRoute,
-  gatewayCookieNames: string[],
-  forwarded: ForwardedFacts,
-  identity: Record<string, string>,
-): IncomingHttpHeaders {
+export interface UpstreamHeaderInputs {
+  route: CompiledRoute;
+  /** Template header names of every route in the table. */
+  templateNames: readonly string[];
+  gatewayCookieNames: readonly string[];
+  forwarded: ForwardedFacts;
+  /** The identity headers of an admitted request (lower-case names), or {}. */
+  identity: Record<string, string>;
+}
+
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, i: UpstreamHeaderInputs): IncomingHttpHeaders {
+  const { route, forwarded, identity } = i;
   // On passAccessToken routes Authorization belongs to the gateway: a client's own never passes.
-  const extra = [...Object.keys(route.config.headers), ASSERTION_HEADER, ...(route.config.passAccessToken ? ['authorization'] : [])];
+  const extra = [...i.templateNames, ASSERTION_HEADER, ...(route.config.passAccessToken ? ['authorization'] : [])];
   const headers = stripIdentityHeaders({ ...incoming }, extra) as IncomingHttpHeaders;
-  const cookie = stripCookies(headers.cookie, gatewayCookieNames);
+  const cookie = stripCookies(headers.cookie, i.gatewayCookieNames);
   if (cookie) headers.cookie = cookie;
   else delete headers.cookie;
   headers['x-forwarded-for'] = forwarded.chain.join(', ');

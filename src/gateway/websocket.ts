@@ -91,7 +91,13 @@ export class WebsocketProxy {
     const who = await admit(gw.auth, resolved, req.headers);
     const identity = who ? await routeIdentityHeaders(gw.assertions, resolved.route, who) : {};
     const forwarded = { chain: gw.trust.chain(peer, req.headers['x-forwarded-for']), proto, host: hostHeader };
-    const headers: IncomingHttpHeaders = upstreamRequestHeaders(req.headers, resolved.route, gw.cookies.names, forwarded, identity);
+    const headers: IncomingHttpHeaders = upstreamRequestHeaders(req.headers, {
+      route: resolved.route,
+      templateNames: gw.templateHeaderNames(),
+      gatewayCookieNames: gw.cookies.names,
+      forwarded,
+      identity,
+    });
 
     const target = new URL(upstreamUrl(resolved.route, resolved.path));
     headers.host = target.host;

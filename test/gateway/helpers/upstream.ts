@@ -32,7 +32,7 @@ export async function startUpstream(t: Teardownable): Promise<TestUpstream> {
     req.on('end', () => {
       const echo: Echo = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
       received.push(echo);
-      if (req.url?.startsWith('/set-cookie')) res.setHeader('set-cookie', 'app=1; Path=/');
+      if (req.url?.includes('/set-cookie')) res.setHeader('set-cookie', 'app=1; Path=/');
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(echo));
     });
   });
