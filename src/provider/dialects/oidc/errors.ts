@@ -14,7 +14,7 @@ export interface WireError {
 }
 
 /** Which endpoint failed: the same kind reads differently at each (e.g. invalid_client). */
-export type Endpoint = 'token' | 'revoke' | 'introspect' | 'userinfo' | 'logout' | 'authorize';
+export type Endpoint = 'token' | 'revoke' | 'introspect' | 'userinfo' | 'logout' | 'authorize' | 'mfa_challenge';
 
 const RFC6750_URI = 'https://tools.ietf.org/html/rfc6750#section-3.1';
 
@@ -91,6 +91,15 @@ function ciam(err: ProviderError, endpoint: Endpoint, basic: boolean): WireError
       return e(400, 'invalid_grant', 'invalid refresh_token');
     case 'mfa_required':
       return { status: 403, body: { error: 'mfa_required', error_description: 'mfa required', ...err.extra } };
+    case 'invalid_oob_code':
+      return e(400, 'invalid_grant', 'invalid code'); // §5.4
+    case 'invalid_binding_code':
+      return e(400, 'invalid_grant', 'invalid binding_code'); // §5.4
+    case 'rate_limited':
+      // SMS resend interval / daily cap: undocumented by Tencent; RFC 6585 429 with Retry-After.
+      return e(429, 'too_many_requests', err.detail, { 'retry-after': err.extra?.retry_after ?? '60' });
+    case 'delivery_failed':
+      return e(503, 'temporarily_unavailable', 'sms delivery failed');
     case 'token_missing':
       return e(401, 'invalid_request', 'Bearer token not found in the request');
     case 'invalid_token':
@@ -116,6 +125,8 @@ function eiam(err: ProviderError, endpoint: Endpoint, basic: boolean): WireError
     case 'duplicate_parameter':
       return req(`duplicate ${param} parameter`);
     case 'invalid_client':
+      // T3, 1442/62436: the MFA challenge answers 403 unauthorized_client "invalid client".
+      if (endpoint === 'mfa_challenge') return e(403, 'unauthorized_client', 'invalid client');
       // 1442/62558: 400 invalid_request "invalid client"; with HTTP Basic RFC 6749 §5.2 requires 401.
       return basic ? e(401, 'invalid_request', 'invalid client', { 'www-authenticate': 'Basic realm="menshen"' }) : req('invalid client');
     case 'invalid_code':
