@@ -12,7 +12,7 @@ input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:1
 button{margin-top:24px;width:100%;padding:11px;border:0;border-radius:4px;background:#1f6feb;color:#fff;font-size:16px;cursor:pointer}
 .error{background:#fdecea;color:#a4221b;padding:10px;border-radius:4px;margin-top:12px}`;
 
-function layout(lang: Lang, title: string, body: string): string {
+export function layout(lang: Lang, title: string, body: string): string {
   return `<!doctype html>
 <html lang="${lang === 'zh' ? 'zh-CN' : 'en'}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${h(title)}</title><style>${STYLE}</style></head>
