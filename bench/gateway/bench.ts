@@ -1,0 +1,242 @@
+/**
+ * Issue 3's benchmark, one run, one upstream process:
+ *   (a) the upstream directly, (b) a bare @fastify/http-proxy with no auth, (c) menshen with a
+ *   valid Redis session (made by a real login through the gateway) on a route with identity
+ *   headers and X-Menshen-Assertion.
+ * Goals: (c) >= 80% of (b)'s requests/s, and (c)'s p99 within 2 ms of (b)'s.
+ * Also: Redis bytes per session (goal <= 3 KB) and the gateway's RSS with 100k sessions in Redis
+ * against an empty store (goal: within 20 MB). For the RSS, both phases push the same number of
+ * requests through the same gateway process: first all on the one login session (the "empty"
+ * store), then one per session across the 100k; only the number of sessions differs.
+ */
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { generateJwkSet } from '../../src/crypto/keystore.js';
+import { TEST_PASSWORD, TEST_PASSWORD_HASH } from '../../test/helpers/app.js';
+import { startChild, type ChildServer } from '../lib/child.js';
+import { isClean, runLoad, type LoadResult } from '../lib/load.js';
+import { int, mib, ms, pass, table } from '../lib/report.js';
+import { COOKIE_NAME, GW_USER, REQUEST_PATH, newRunSecrets, type GatewayServerOptions } from './fixture.js';
+import { loginThroughGateway } from './login.js';
+import type { SessionWriterOptions } from './session-writer.js';
+
+export const THROUGHPUT_GOAL = 0.8;
+export const P99_GOAL_MS = 2;
+export const SESSION_BYTES_GOAL = 3 * 1024;
+export const RSS_GOAL_BYTES = 20 * 2 ** 20;
+
+export interface GatewayBenchOptions {
+  duration: number;
+  warmup: number;
+  connections: number;
+  /** sessions written for the memory measurements */
+  sessions: number;
+  redisUrl: string;
+  log?: (line: string) => void;
+}
+
+export type ScenarioId = 'a' | 'b' | 'c';
+
+export interface Scenario {
+  id: ScenarioId;
+  name: string;
+  load: LoadResult;
+}
+
+interface MemoryFigures {
+  rss: number;
+  heapUsed: number;
+}
+
+export interface GatewayBenchResult {
+  options: Omit<GatewayBenchOptions, 'log' | 'redisUrl'>;
+  scenarios: Scenario[];
+  throughput: { ratio: number; pass: boolean };
+  p99: { deltaMs: number; pass: boolean };
+  /** requests of (c) the upstream received with menshen's identity headers */
+  identified: number;
+  redis: {
+    /** MEMORY USAGE of the real login's session key */
+    sessionKeyBytes: number;
+    /** used_memory growth while the bulk sessions were written, per session (keys + indexes) */
+    perSessionBytes: number;
+    written: number;
+    writeSeconds: number;
+    pass: boolean;
+  };
+  rss: {
+    requestsPerPhase: number;
+    empty: MemoryFigures;
+    full: MemoryFigures;
+    deltaBytes: number;
+    pass: boolean;
+    emptyLoad: LoadResult;
+    fullLoad: LoadResult;
+  };
+}
+
+const script = (name: string) => fileURLToPath(new URL(`./${name}`, import.meta.url));
+
+class GatewayBenchError extends Error {}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  const m = /^used_memory:(\d+)/m.exec(info);
+  if (!m) throw new GatewayBenchError('INFO memory has no used_memory');
+  return Number(m[1]);
+}
+
+async function memoryOf(child: ChildServer): Promise<MemoryFigures> {
+  const rss = child.rssBytes();
+  const { heapUsed } = await child.call<{ heapUsed: number }>('memory');
+  return { rss, heapUsed };
+}
+
+export async function runGatewayBench(o: GatewayBenchOptions): Promise<GatewayBenchResult> {
+  const log = o.log ?? (() => {});
+  const redis = new Redis(o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const children: ChildServer[] = [];
+  const start = async (name: string, options: unknown, execArgv: string[] = []) => {
+    const c = await startChild(script(name), options, { execArgv });
+    children.push(c);
+    return c;
+  };
+  try {
+    await redis.connect();
+    // A private benchmark Redis: the gateway starts from an empty store.
+    await redis.flushall();
+    const keyPrefix = `bench:gw:${randomUUID().slice(0, 8)}:`;
+    const secrets = newRunSecrets();
+    const jwks = await generateJwkSet('RS256');
+
+    const upstream = await start('upstream-server.ts', {});
+    const bare = await start('bare-proxy-server.ts', { upstream: upstream.ready.url });
+    const gwOptions: GatewayServerOptions = {
+      upstream: upstream.ready.url,
+      redisUrl: o.redisUrl,
+      keyPrefix,
+      jwks,
+      ...secrets,
+      passwordHash: TEST_PASSWORD_HASH,
+    };
+    const gateway = await start('menshen-gateway-server.ts', gwOptions, ['--expose-gc']);
+
+    log('gateway: logging in through the gateway (real authorize, login form, callback)');
+    const cookie = await loginThroughGateway(gateway.ready.url, REQUEST_PATH, { username: GW_USER.username, password: TEST_PASSWORD }, COOKIE_NAME);
+    const check = await fetch(new URL(REQUEST_PATH, gateway.ready.url), { headers: { cookie } });
+    await check.arrayBuffer();
+    if (check.status !== 200) throw new GatewayBenchError(`the logged-in session is refused by the gateway: ${check.status}`);
+
+    const targets: Array<{ id: ScenarioId; name: string; url: string; headers: Record<string, string> }> = [
+      { id: 'a', name: '(a) upstream directly', url: upstream.ready.url, headers: {} },
+      { id: 'b', name: '(b) bare @fastify/http-proxy, no auth', url: bare.ready.url, headers: {} },
+      { id: 'c', name: '(c) menshen, Redis session, identity headers + assertion', url: gateway.ready.url, headers: { cookie } },
+    ];
+    const scenarios: Scenario[] = [];
+    let identified = 0;
+    for (const t of targets) {
+      log(`gateway: ${t.name} (${o.connections} connections, ${o.warmup} s warm-up + ${o.duration} s)`);
+      const opts = { url: new URL(REQUEST_PATH, t.url).href, connections: o.connections, headers: t.headers };
+      await runLoad({ ...opts, duration: o.warmup });
+      await upstream.call('identified', { reset: true });
+      const load = await runLoad({ ...opts, duration: o.duration });
+      if (t.id === 'c') identified = await upstream.call<number>('identified', { reset: true });
+      scenarios.push({ id: t.id, name: t.name, load });
+      log(`  ${int(load.rps)} req/s, p50 ${ms(load.p50)} ms, p99 ${ms(load.p99)} ms, non-2xx ${load.non2xx}, errors ${load.errors}`);
+    }
+    const b = scenarios.find((s) => s.id === 'b')!.load;
+    const c = scenarios.find((s) => s.id === 'c')!.load;
+    const clean = isClean(b) && isClean(c) && identified === c.total;
+    const throughput = { ratio: c.rps / b.rps, pass: clean && c.rps >= THROUGHPUT_GOAL * b.rps };
+    const p99 = { deltaMs: c.p99 - b.p99, pass: clean && c.p99 - b.p99 <= P99_GOAL_MS };
+
+    // Memory: the same number of requests on one session, then one per session across many.
+    const requestsPerPhase = o.sessions;
+    log(`gateway: ${int(requestsPerPhase)} requests on the one session (empty store baseline)`);
+    const emptyLoad = await runLoad({ url: new URL(REQUEST_PATH, gateway.ready.url).href, connections: o.connections, duration: 0, amount: requestsPerPhase, headers: { cookie } });
+    const empty = await memoryOf(gateway);
+
+    const writer = await start('session-writer.ts', { redisUrl: o.redisUrl, keyPrefix, cookieSecret: secrets.cookieSecret, publicUrl: gateway.ready.url } satisfies SessionWriterOptions);
+    const sessionKey = await writer.call<string>('keyOf', { cookie });
+    const sessionKeyBytes = Number(await redis.call('MEMORY', 'USAGE', sessionKey, 'SAMPLES', '0'));
+    log(`gateway: writing ${int(o.sessions)} sessions with the gateway's session module`);
+    const before = await usedMemory(redis);
+    const t0 = performance.now();
+    const cookies = await writer.call<string[]>('clone', { cookie, count: o.sessions });
+    const writeSeconds = (performance.now() - t0) / 1000;
+    const perSessionBytes = ((await usedMemory(redis)) - before) / cookies.length;
+    await writer.stop();
+
+    log(`gateway: ${int(requestsPerPhase)} requests, one per session, across ${int(cookies.length)} sessions`);
+    let next = 0;
+    const fullLoad = await runLoad({
+      url: new URL(REQUEST_PATH, gateway.ready.url).href,
+      connections: o.connections,
+      duration: 0,
+      amount: requestsPerPhase,
+      headersFor: () => ({ cookie: cookies[next++ % cookies.length]! }),
+    });
+    const full = await memoryOf(gateway);
+    const deltaBytes = full.rss - empty.rss;
+
+    return {
+      options: { duration: o.duration, warmup: o.warmup, connections: o.connections, sessions: o.sessions },
+      scenarios,
+      throughput,
+      p99,
+      identified,
+      redis: { sessionKeyBytes, perSessionBytes, written: cookies.length, writeSeconds, pass: Math.max(sessionKeyBytes, perSessionBytes) <= SESSION_BYTES_GOAL },
+      rss: {
+        requestsPerPhase,
+        empty,
+        full,
+        deltaBytes,
+        pass: isClean(emptyLoad) && isClean(fullLoad) && deltaBytes <= RSS_GOAL_BYTES,
+        emptyLoad,
+        fullLoad,
+      },
+    };
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+    redis.disconnect();
+  }
+}
+
+export function gatewayReport(r: GatewayBenchResult): string[] {
+  const b = r.scenarios.find((s) => s.id === 'b')!.load;
+  const c = r.scenarios.find((s) => s.id === 'c')!.load;
+  const loadRow = (name: string, l: LoadResult) => [name, int(l.rps), ms(l.p50), ms(l.p99), int(l.total), l.non2xx, l.errors + l.timeouts];
+  return [
+    `GET ${REQUEST_PATH}, ${r.options.connections} connections, ${r.options.warmup} s warm-up (not recorded) + ${r.options.duration} s measured per row; upstream, proxy and gateway each in their own process.`,
+    '',
+    ...table(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors'], r.scenarios.map((s) => loadRow(s.name, s.load))),
+    '',
+    `Requests of (c) that reached the upstream with X-Auth-Request-User and X-Menshen-Assertion: ${int(r.identified)} of ${int(c.total)}.`,
+    '',
+    ...table(
+      ['goal', 'measured', 'result'],
+      [
+        ['(c) req/s ≥ 80% of (b)', `${(r.throughput.ratio * 100).toFixed(1)}% (${int(c.rps)} vs ${int(b.rps)})`, pass(r.throughput.pass)],
+        ['(c) p99 within 2 ms of (b)', `${r.p99.deltaMs >= 0 ? '+' : ''}${ms(r.p99.deltaMs)} ms (${ms(c.p99)} vs ${ms(b.p99)})`, pass(r.p99.pass)],
+        [
+          'Redis bytes per session ≤ 3 KB',
+          `${int(r.redis.sessionKeyBytes)} B (MEMORY USAGE of a real login's key); ${int(r.redis.perSessionBytes)} B (used_memory growth per session over ${int(r.redis.written)}, indexes included)`,
+          pass(r.redis.pass),
+        ],
+        [
+          `gateway RSS with ${int(r.redis.written)} sessions within 20 MB of an empty store`,
+          `${mib(r.rss.full.rss)} MiB vs ${mib(r.rss.empty.rss)} MiB: ${r.rss.deltaBytes >= 0 ? '+' : ''}${mib(r.rss.deltaBytes)} MiB (heap after GC ${mib(r.rss.full.heapUsed)} vs ${mib(r.rss.empty.heapUsed)} MiB)`,
+          pass(r.rss.pass),
+        ],
+      ],
+    ),
+    '',
+    `Memory phases (each ${int(r.rss.requestsPerPhase)} requests through the same gateway process; ${int(r.redis.written)} sessions written in ${r.redis.writeSeconds.toFixed(1)} s by a separate process):`,
+    '',
+    ...table(
+      ['phase', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors'],
+      [loadRow('one session (empty store)', r.rss.emptyLoad), loadRow(`one request per session, ${int(r.redis.written)} sessions`, r.rss.fullLoad)],
+    ),
+  ];
+}

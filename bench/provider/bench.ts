@@ -1,0 +1,171 @@
+/**
+ * Issue 2's benchmark: the token endpoint of menshen's provider against panva's oidc-provider,
+ * configured alike (fixture.ts), same machine, same run, each server in its own process, for the
+ * authorization_code and refresh_token grants. Codes and refresh tokens are one-time, so every
+ * request takes the next pre-minted handle; a warm-up run (not recorded) both warms the JIT and
+ * sizes the pool of the measured run. Goal: menshen >= 1.5x oidc-provider's requests/s per grant.
+ */
+import { fileURLToPath } from 'node:url';
+import { generateJwkSet } from '../../src/crypto/keystore.js';
+import { startChild, type ChildServer } from '../lib/child.js';
+import { isClean, runLoad, type LoadResult } from '../lib/load.js';
+import { int, ms, pass, ratio, table } from '../lib/report.js';
+import { basicAuth, tokenRequestBody, type GrantKind, type ProviderReady } from './fixture.js';
+
+export const PROVIDER_GOAL = 1.5;
+const GRANTS: GrantKind[] = ['authorization_code', 'refresh_token'];
+
+export interface ProviderBenchOptions {
+  /** seconds of each measured run */
+  duration: number;
+  /** seconds of the warm-up run before each */
+  warmup: number;
+  connections: number;
+  /** also measure menshen on this Redis (a separate row; the goal compares the memory stores) */
+  redisUrl?: string;
+  log?: (line: string) => void;
+}
+
+export interface ProviderRow {
+  grant: GrantKind;
+  side: 'oidc-provider' | 'menshen' | 'menshen-redis';
+  label: string;
+  load: LoadResult;
+  /** handles minted for the measured run, and how many requests asked for one */
+  pool: number;
+  taken: number;
+  /** what one sample response carried, checked before the run */
+  sample: string;
+}
+
+export interface ProviderBenchResult {
+  options: Omit<ProviderBenchOptions, 'log' | 'redisUrl'> & { redis: boolean };
+  rows: ProviderRow[];
+  /** per grant: menshen (memory) req/s ÷ oidc-provider req/s */
+  ratios: Array<{ grant: GrantKind; ratio: number; pass: boolean }>;
+}
+
+const script = (name: string) => fileURLToPath(new URL(`./${name}`, import.meta.url));
+
+class SampleResponseError extends Error {
+  constructor(label: string, grant: string, detail: string) {
+    super(`${label} ${grant}: the sample token response is not what the benchmark compares (${detail})`);
+    this.name = 'SampleResponseError';
+  }
+}
+
+/**
+ * One real token request before the load, checked for what both sides must issue: an RS256 JWT
+ * access token, a refresh token and an id token. Returns a one-line description for the report.
+ */
+async function checkSample(server: ChildServer<ProviderReady>, grant: GrantKind, handle: string): Promise<string> {
+  const res = await fetch(server.ready.tokenEndpoint, {
+    method: 'POST',
+    headers: { authorization: basicAuth, 'content-type': 'application/x-www-form-urlencoded' },
+    body: tokenRequestBody(grant, handle),
+  });
+  const body = (await res.json()) as Record<string, unknown>;
+  const fail = (d: string) => new SampleResponseError(server.ready.label, grant, d);
+  if (res.status !== 200) throw fail(`status ${res.status}: ${JSON.stringify(body)}`);
+  const at = body.access_token;
+  if (typeof at !== 'string' || at.split('.').length !== 3) throw fail('access token is not a JWT');
+  const header = JSON.parse(Buffer.from(at.split('.')[0]!, 'base64url').toString()) as { alg?: string };
+  if (header.alg !== 'RS256') throw fail(`access token alg ${header.alg}`);
+  if (typeof body.refresh_token !== 'string' || body.refresh_token === handle) throw fail('no new refresh token');
+  if (typeof body.id_token !== 'string') throw fail('no id token');
+  return 'RS256 JWT access token + RS256 id token + new refresh token';
+}
+
+/** A request-body generator over a pool of one-time handles; past its end it sends a dud (a visible 400). */
+function poolBody(grant: GrantKind, pool: string[]) {
+  let next = 0;
+  return {
+    body: () => tokenRequestBody(grant, pool[next++] ?? 'pool-exhausted'),
+    taken: () => next,
+  };
+}
+
+async function measure(
+  server: ChildServer<ProviderReady>,
+  grant: GrantKind,
+  o: ProviderBenchOptions,
+): Promise<{ load: LoadResult; pool: number; taken: number; sample: string }> {
+  const [sampleHandle] = await server.call<string[]>('mint', { grant, count: 1 });
+  const sample = await checkSample(server, grant, sampleHandle!);
+  const request = (body: () => string, duration: number) =>
+    runLoad({
+      url: server.ready.tokenEndpoint,
+      method: 'POST',
+      connections: o.connections,
+      duration,
+      headers: { authorization: basicAuth, 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
+  // Warm-up: a generous guess of a pool; its rate sizes the measured run's pool.
+  const warmPool = await server.call<string[]>('mint', { grant, count: Math.max(1000, 4000 * o.warmup) });
+  const warm = await request(poolBody(grant, warmPool).body, o.warmup);
+  const rate = Math.max(warm.rps, 200);
+  const size = Math.ceil(rate * o.duration * 1.75) + 20 * o.connections + 500;
+  const pool = await server.call<string[]>('mint', { grant, count: size });
+  const gen = poolBody(grant, pool);
+  const load = await request(gen.body, o.duration);
+  return { load, pool: size, taken: gen.taken(), sample };
+}
+
+export async function runProviderBench(o: ProviderBenchOptions): Promise<ProviderBenchResult> {
+  const log = o.log ?? (() => {});
+  const jwks = await generateJwkSet('RS256'); // one key, given to both sides
+  const servers: Array<{ side: ProviderRow['side']; child: ChildServer<ProviderReady> }> = [];
+  try {
+    servers.push({ side: 'oidc-provider', child: await startChild<ProviderReady>(script('oidc-provider-server.ts'), { jwks }) });
+    servers.push({ side: 'menshen', child: await startChild<ProviderReady>(script('menshen-server.ts'), { jwks }) });
+    if (o.redisUrl)
+      servers.push({ side: 'menshen-redis', child: await startChild<ProviderReady>(script('menshen-server.ts'), { jwks, redisUrl: o.redisUrl }) });
+
+    const rows: ProviderRow[] = [];
+    for (const grant of GRANTS) {
+      for (const { side, child } of servers) {
+        log(`provider: ${grant} against ${child.ready.label} (${o.connections} connections, ${o.warmup} s warm-up + ${o.duration} s)`);
+        const m = await measure(child, grant, o);
+        rows.push({ grant, side, label: child.ready.label, ...m });
+        log(`  ${int(m.load.rps)} req/s, p50 ${ms(m.load.p50)} ms, p99 ${ms(m.load.p99)} ms, non-2xx ${m.load.non2xx}, errors ${m.load.errors}`);
+      }
+    }
+    const ratios = GRANTS.map((grant) => {
+      const them = rows.find((r) => r.grant === grant && r.side === 'oidc-provider')!;
+      const us = rows.find((r) => r.grant === grant && r.side === 'menshen')!;
+      const r = us.load.rps / them.load.rps;
+      return { grant, ratio: r, pass: r >= PROVIDER_GOAL && isClean(us.load) && isClean(them.load) };
+    });
+    return { options: { duration: o.duration, warmup: o.warmup, connections: o.connections, redis: Boolean(o.redisUrl) }, rows, ratios };
+  } finally {
+    await Promise.all(servers.map((s) => s.child.stop()));
+  }
+}
+
+export function providerReport(r: ProviderBenchResult): string[] {
+  const out = [
+    `Token endpoint, ${r.options.connections} connections, ${r.options.warmup} s warm-up (not recorded) + ${r.options.duration} s measured per row; each request uses a fresh pre-minted code or refresh token.`,
+    '',
+    ...table(
+      ['grant', 'server', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors', 'pool used'],
+      r.rows.map((row) => [
+        row.grant,
+        row.label,
+        int(row.load.rps),
+        ms(row.load.p50),
+        ms(row.load.p99),
+        int(row.load.total),
+        row.load.non2xx,
+        row.load.errors + row.load.timeouts,
+        `${int(row.taken)} / ${int(row.pool)}`,
+      ]),
+    ),
+    '',
+    ...table(
+      ['grant', 'menshen ÷ oidc-provider (memory stores)', 'goal', 'result'],
+      r.ratios.map((x) => [x.grant, ratio(x.ratio), `≥ ${PROVIDER_GOAL}×, 0 errors`, pass(x.pass)]),
+    ),
+  ];
+  return out;
+}
