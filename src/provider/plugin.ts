@@ -17,6 +17,7 @@ import { isProviderError } from './engine/errors.js';
 import type { Dialect, DialectContext } from './dialect.js';
 import { families } from './dialects/oidc/families.js';
 import { oidcDialect } from './dialects/oidc/index.js';
+import { smsMfaDialect } from './dialects/oidc/sms-mfa.js';
 import { JSON_TYPE } from './dialects/oidc/http.js';
 
 declare module 'fastify' {
@@ -27,7 +28,7 @@ declare module 'fastify' {
 }
 
 /** Every dialect served under the mount. */
-const DIALECTS: Dialect[] = [oidcDialect];
+const DIALECTS: Dialect[] = [oidcDialect, smsMfaDialect];
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
