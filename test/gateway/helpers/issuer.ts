@@ -42,6 +42,8 @@ export interface TestIssuer {
   grants: Record<string, number>;
   /** Back-channel logout deliveries that failed (their error messages). */
   backchannelErrors: string[];
+  /** Requests to the revocation endpoint (RFC 7009) that the issuer answered 200. */
+  revocations: { count: number };
   subOf(username: string): string;
   /** Signs a JWT with the issuer's own key (logout tokens, bearer tokens). */
   sign(claims: Record<string, unknown>, typ?: string): Promise<string>;
@@ -112,6 +114,12 @@ export async function startIssuer(t: Teardownable, opts: IssuerOptions): Promise
     // Every refresh rotates the token: a second use of the old one fails, as strict issuers do.
     rotateRefreshToken: true,
     ttl: { AccessToken: opts.accessTtl ?? 300, IdToken: 300, RefreshToken: 86400, Grant: 86400, Session: 86400, Interaction: 600 },
+    // oidc-provider refuses loopback targets (SSRF protection) through its dispatcher; the test
+    // gateway lives on 127.0.0.1, so its back-channel logout calls go out without it.
+    fetch: (target: string, init: RequestInit & { dispatcher?: unknown }) => {
+      const { dispatcher: _ssrfGuard, ...rest } = init;
+      return globalThis.fetch(target, rest);
+    },
     findAccount: async (_ctx: unknown, sub: string) => {
       const u = bySub(sub);
       if (!u) return undefined;
@@ -133,6 +141,11 @@ export async function startIssuer(t: Teardownable, opts: IssuerOptions): Promise
     grants[g] = (grants[g] ?? 0) + 1;
   });
   const backchannelErrors: string[] = [];
+  const revocations = { count: 0 };
+  provider.use(async (ctx: { path: string; method: string; status: number }, next: () => Promise<void>) => {
+    await next();
+    if (ctx.path === '/token/revocation' && ctx.method === 'POST' && ctx.status === 200) revocations.count++;
+  });
   provider.on('backchannel.error', (_ctx: unknown, err: Error) => backchannelErrors.push(err.message));
 
   const loginForm = (uid: string, error = '') =>
@@ -196,6 +209,7 @@ export async function startIssuer(t: Teardownable, opts: IssuerOptions): Promise
     users,
     grants,
     backchannelErrors,
+    revocations,
     subOf,
     sign: (claims, typ = 'JWT') =>
       new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: privateJwk.kid!, typ }).sign(signingKey),
