@@ -25,13 +25,17 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 }
 
-/** Headers for every provider HTML page: no framing, no caching, no referrer, inline CSS only. */
+/**
+ * Headers for every provider HTML page: no framing, no caching, inline CSS only. The referrer stays
+ * same-origin (not no-referrer: with that Chromium sends `Origin: null` on the login POST, which the
+ * login's Origin check must refuse).
+ */
 export function htmlHeaders(reply: FastifyReply, formAction = "'self'"): FastifyReply {
   return reply
     .type(HTML_TYPE)
     .header('cache-control', 'no-store')
     .header('x-frame-options', 'DENY')
     .header('x-content-type-options', 'nosniff')
-    .header('referrer-policy', 'no-referrer')
+    .header('referrer-policy', 'same-origin')
     .header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`);
 }
