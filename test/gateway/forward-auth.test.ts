@@ -1,0 +1,152 @@
+/**
+ * /_menshen/auth (forward-auth for nginx auth_request and Traefik ForwardAuth), /_menshen/userinfo,
+ * and bearer API clients verified against the issuer's JWKS.
+ */
+import t from 'tap';
+import { randomUUID } from 'node:crypto';
+import { SignJWT, generateKeyPair, decodeJwt } from 'jose';
+import { startStack, type Stack } from './helpers/stack.js';
+import { Browser } from './helpers/browser.js';
+import { rawRequest } from './helpers/raw.js';
+
+async function signIn(stack: Stack, user: string): Promise<string> {
+  const b = new Browser();
+  await b.login(`${stack.base}/app/`, user);
+  return `menshen=${b.cookie(stack.base, 'menshen')!}`;
+}
+
+const auth = (stack: Stack, headers: Record<string, string>, query = '') =>
+  rawRequest(stack.base, `/_menshen/auth${query}`, { headers: { accept: 'application/json', ...headers } });
+
+t.test('forward-auth behind a trusted proxy: routes by X-Forwarded-Host/-Uri', async (t) => {
+  const stack = await startStack(t, { server: '  trustProxy: ["127.0.0.1"]' });
+  const alice = await signIn(stack, 'alice');
+  const bob = await signIn(stack, 'bob');
+  const host = new URL(stack.base).host;
+  const fwd = (uri: string, extra: Record<string, string> = {}) => ({ 'x-forwarded-host': host, 'x-forwarded-uri': uri, ...extra });
+
+  const anon = await auth(stack, { accept: 'text/html' });
+  t.equal(anon.status, 401, 'no session: 401 even for a browser (nginx accepts only 2xx/401/403)');
+  t.equal(JSON.parse(anon.body).error, 'unauthorized');
+
+  const ok = await auth(stack, { cookie: alice, ...fwd('/app/page?x=1') });
+  t.equal(ok.status, 200);
+  t.equal(ok.body, '', 'no body');
+  t.equal(ok.headers['x-auth-request-user'], stack.issuer.subOf('alice'));
+  t.equal(ok.headers['x-auth-request-email'], 'alice@example.com');
+  t.equal(ok.headers['x-auth-request-groups'], 'staff');
+  t.equal(ok.headers['x-auth-request-preferred-username'], 'alice');
+  t.equal(ok.headers['x-remote-user'], 'alice', "the matched route's template headers");
+  t.equal(decodeJwt(String(ok.headers['x-menshen-assertion'])).aud, 'app', 'an assertion for the matched route');
+  t.equal(ok.headers['cache-control'], 'no-store');
+
+  t.equal((await auth(stack, { cookie: bob, ...fwd('/staff/x') })).status, 403, "route policy: bob is not staff");
+  t.equal((await auth(stack, { cookie: alice, ...fwd('/staff/x') })).status, 200);
+  t.equal((await auth(stack, { cookie: bob, ...fwd('/open/../staff/x') })).status, 403, 'the forwarded URI is normalized first');
+  t.equal((await auth(stack, { cookie: bob, ...fwd('/open/..%2fstaff/x') })).status, 400, 'a URI that cannot be normalized is never a 2xx');
+  t.equal((await auth(stack, fwd('/open/x'))).status, 200, 'auth: none route: 200 without a session');
+  const pub = await auth(stack, fwd('/app/public/logo.png'));
+  t.equal(pub.status, 200, 'public path: 200 without a session');
+  t.notOk(pub.headers['x-auth-request-user']);
+  t.equal((await auth(stack, fwd('/app/x'))).status, 401);
+  t.equal((await auth(stack, { cookie: alice, ...fwd('/unrouted/x') })).status, 200, 'no route: any signed-in user');
+
+  t.equal((await auth(stack, { cookie: bob }, '?allowed_groups=staff')).status, 403, '?allowed_groups= constraint');
+  t.equal((await auth(stack, { cookie: alice }, '?allowed_groups=staff,admins')).status, 200);
+  const forbidden = await auth(stack, { cookie: bob, accept: 'text/html' }, '?allowed_groups=staff');
+  t.equal(forbidden.status, 403, '403 for browsers too');
+});
+
+t.test('Traefik (trusted, X-Forwarded-Method) gets a login redirect for browser navigations', async (t) => {
+  const stack = await startStack(t, { server: '  trustProxy: ["127.0.0.1"]' });
+  const host = new URL(stack.base).host;
+  const traefik = { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'http', 'x-forwarded-host': host, 'x-forwarded-uri': '/app/deep?q=1' };
+  const b = new Browser();
+  const res = await b.request(`${stack.base}/_menshen/auth`, { headers: traefik });
+  t.equal(res.status, 302);
+  t.match(res.headers.get('location'), new RegExp(`^${stack.issuer.url}/auth\\?`));
+  // Follow it the way Traefik's browser would: sign in, come back to the forwarded URI.
+  const page = await b.navigate(new URL(res.headers.get('location')!).href);
+  const back = await b.submit(page.url, { login: 'alice' });
+  t.equal(back.url, `${stack.base}/app/deep?q=1`);
+  const api = await auth(stack, traefik);
+  t.equal(api.status, 401, 'an API call through Traefik still gets 401');
+});
+
+t.test('forward-auth from an untrusted peer ignores X-Forwarded-*', async (t) => {
+  const stack = await startStack(t); // trustProxy: false
+  const bob = await signIn(stack, 'bob');
+  const host = new URL(stack.base).host;
+  t.equal((await auth(stack, { 'x-forwarded-host': host, 'x-forwarded-uri': '/open/x' })).status, 401, 'a spoofed public URI does not skip auth');
+  const res = await auth(stack, { cookie: bob, 'x-forwarded-host': host, 'x-forwarded-uri': '/staff/x' });
+  t.equal(res.status, 200, 'only the session is checked');
+  t.notOk(res.headers['x-menshen-assertion'], 'no route, no assertion');
+  const browser = await auth(stack, { accept: 'text/html', 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/app/', 'x-forwarded-host': host });
+  t.equal(browser.status, 401, 'no Traefik redirect for an untrusted caller');
+});
+
+t.test('/_menshen/userinfo', async (t) => {
+  const stack = await startStack(t);
+  const alice = await signIn(stack, 'alice');
+  const res = await rawRequest(stack.base, '/_menshen/userinfo', { headers: { cookie: alice } });
+  t.equal(res.status, 200);
+  t.match(JSON.parse(res.body), { sub: stack.issuer.subOf('alice'), preferred_username: 'alice', email: 'alice@example.com', groups: ['staff'], name: 'Alice' });
+  t.notOk('nonce' in JSON.parse(res.body), 'no protocol claims');
+  const none = await rawRequest(stack.base, '/_menshen/userinfo');
+  t.equal(none.status, 401);
+});
+
+t.test('bearer API clients: JWTs verified against the issuer JWKS, no session needed', async (t) => {
+  const stack = await startStack(t);
+  const { issuer } = stack;
+  const now = Math.floor(stack.clock.now() / 1000);
+  const claims = (over: Record<string, unknown> = {}) => ({
+    iss: issuer.url,
+    aud: issuer.clientId,
+    sub: issuer.subOf('alice'),
+    preferred_username: 'alice',
+    groups: ['staff'],
+    iat: now,
+    exp: now + 300,
+    jti: randomUUID(),
+    ...over,
+  });
+  const call = (path: string, token: string) => rawRequest(stack.base, path, { headers: { accept: 'application/json', authorization: `Bearer ${token}` } });
+
+  const token = await issuer.sign(claims());
+  const ok = await call('/app/x', token);
+  t.equal(ok.status, 200);
+  const h = (JSON.parse(ok.body) as { headers: Record<string, string> }).headers;
+  t.equal(h['x-auth-request-user'], issuer.subOf('alice'));
+  t.equal(h['x-remote-user'], 'alice');
+  t.equal(h.authorization, `Bearer ${token}`, 'the API client\'s token goes on to the app');
+  t.equal(decodeJwt(h['x-menshen-assertion']!).sub, issuer.subOf('alice'));
+
+  t.equal((await call('/app/x', await issuer.sign(claims({ aud: 'other', azp: issuer.clientId })))).status, 200, 'azp = our client');
+  t.equal((await call('/app/x', await issuer.sign(claims({ aud: ['other', issuer.clientId] })))).status, 200, 'aud list containing our client');
+  t.equal((await call('/staff/x', await issuer.sign(claims({ groups: ['contractors'] })))).status, 403, 'route policy applies');
+  t.equal(
+    JSON.parse((await call('/api/x', token)).body).headers.authorization,
+    `Bearer ${token}`,
+    'passAccessToken routes get the bearer token itself',
+  );
+
+  const { privateKey: foreign } = await generateKeyPair('RS256');
+  const refused: Array<[string, string, RegExp]> = [
+    ['expired', await issuer.sign(claims({ exp: now - 120 })), /expired/],
+    ['not for us', await issuer.sign(claims({ aud: 'other' })), /not meant/],
+    ['wrong issuer', await issuer.sign(claims({ iss: 'http://127.0.0.1:1' })), /iss/],
+    ['no sub', await issuer.sign(claims({ sub: undefined })), /sub/],
+    ['foreign key', await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: 'k' }).sign(foreign), /signature|valid/],
+    ['alg none', `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(claims())).toString('base64url')}.`, /valid/],
+    ['opaque', 'abcdefghijklmnop', /valid/],
+  ];
+  for (const [why, bad, message] of refused) {
+    const res = await call('/app/x', bad);
+    t.equal(res.status, 401, why);
+    t.match(res.headers['www-authenticate'], /error="invalid_token"/, `${why}: RFC 6750 challenge`);
+    t.match(JSON.parse(res.body).error_description, message, why);
+  }
+  const info = await call('/_menshen/userinfo', token);
+  t.equal(JSON.parse(info.body).sub, issuer.subOf('alice'), 'userinfo for bearer clients too');
+});
