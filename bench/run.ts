@@ -6,7 +6,8 @@
  *   npm run bench                                   everything, defaults below
  *   npm run bench -- --only provider                issue 2 (token endpoint)
  *   npm run bench -- --only gateway                 issue 3 (proxy hot path, Redis bytes, RSS)
- *   npm run bench -- --duration 20 --connections 100 --sessions 100000
+ *   npm run bench -- --duration 20 --connections 100 --sessions 100000 --memory-requests 100000
+ *   npm run bench -- --no-redis-provider            skip the extra menshen-on-Redis provider rows
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -15,7 +16,7 @@ import { machineInfo, machineLines } from './lib/report.js';
 import { providerReport, runProviderBench, type ProviderBenchResult } from './provider/bench.js';
 import { gatewayReport, runGatewayBench, type GatewayBenchResult } from './gateway/bench.js';
 
-const DEFAULTS = { duration: 10, warmup: 2, connections: 50, sessions: 100_000 };
+const DEFAULTS = { duration: 10, warmup: 2, connections: 50, sessions: 100_000, memoryRequests: 50_000, latencyConnections: 4 };
 
 class UsageError extends Error {}
 
@@ -27,6 +28,8 @@ function options() {
       warmup: { type: 'string' },
       connections: { type: 'string' },
       sessions: { type: 'string' },
+      'memory-requests': { type: 'string' },
+      'latency-connections': { type: 'string' },
       out: { type: 'string', default: 'bench/results/latest' },
       'no-redis-provider': { type: 'boolean', default: false },
     },
@@ -45,6 +48,8 @@ function options() {
     warmup: num('warmup', values.warmup, DEFAULTS.warmup, 1),
     connections: num('connections', values.connections, DEFAULTS.connections, 1),
     sessions: num('sessions', values.sessions, DEFAULTS.sessions, 1),
+    memoryRequests: num('memory-requests', values['memory-requests'], DEFAULTS.memoryRequests, 1),
+    latencyConnections: num('latency-connections', values['latency-connections'], DEFAULTS.latencyConnections, 1),
     out: values.out!,
     redisProvider: !values['no-redis-provider'],
   };
@@ -70,7 +75,7 @@ async function main(): Promise<void> {
         log,
       });
     if (o.only !== 'provider')
-      gateway = await runGatewayBench({ duration: o.duration, warmup: o.warmup, connections: o.connections, sessions: o.sessions, redisUrl: redis.url, log });
+      gateway = await runGatewayBench({ duration: o.duration, warmup: o.warmup, connections: o.connections, sessions: o.sessions, memoryRequests: o.memoryRequests, latencyConnections: o.latencyConnections, redisUrl: redis.url, log });
   } finally {
     await redis?.stop();
   }

@@ -22,6 +22,15 @@ export interface SessionWriterOptions {
   publicUrl: string;
 }
 
+export interface SessionAnatomy {
+  /** length of the stored (sealed, encoded) value */
+  sealedBytes: number;
+  /** length of the JSON that was sealed */
+  jsonBytes: number;
+  /** JSON length of each member (at, rt, idt, claims, ...) */
+  members: Record<string, number>;
+}
+
 export class SessionCloneError extends Error {}
 
 void serveChild(async () => {
@@ -44,6 +53,14 @@ void serveChild(async () => {
       /** The Redis key (with prefix) of a cookie's session. */
       async keyOf({ cookie }: { cookie: string }): Promise<string> {
         return o.keyPrefix + sessionKey((await load(cookie)).id);
+      },
+      /** Where a session's bytes go: the sealed value and the JSON members inside it. */
+      async anatomy({ cookie }: { cookie: string }): Promise<SessionAnatomy> {
+        const session = await load(cookie);
+        const sealed = (await kv.get(sessionKey(session.id)))!;
+        const members: Record<string, number> = {};
+        for (const [k, v] of Object.entries(session.data)) members[k] = Buffer.byteLength(JSON.stringify(v));
+        return { sealedBytes: Buffer.byteLength(sealed), jsonBytes: Buffer.byteLength(JSON.stringify(session.data)), members };
       },
       async clone({ cookie, count }: { cookie: string; count: number }): Promise<string[]> {
         const { data } = await load(cookie);

@@ -11,10 +11,12 @@ export const UPSTREAM_BODY = 'hello from upstream\n';
 
 void serveChild(async () => {
   const port = await freePort();
+  // Counted so the bench can prove the gateway really forwarded identity (not just a 200).
   let identified = 0;
+  let anonymous = 0;
   const server = createServer((req, res) => {
-    // Counted so the bench can prove the gateway really forwarded identity (not just a 200).
     if (req.headers['x-menshen-assertion'] && req.headers['x-auth-request-user']) identified++;
+    else anonymous++;
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(UPSTREAM_BODY) });
     res.end(UPSTREAM_BODY);
   });
@@ -23,10 +25,11 @@ void serveChild(async () => {
   return {
     ready: { url: `http://127.0.0.1:${port}` },
     ops: {
-      /** How many requests arrived with menshen's identity headers, since the last reset. */
-      identified: ({ reset }: { reset?: boolean } = {}) => {
-        const n = identified;
-        if (reset) identified = 0;
+      /** Requests that arrived with and without menshen's identity headers since the last call. */
+      counts: () => {
+        const n = { identified, anonymous };
+        identified = 0;
+        anonymous = 0;
         return n;
       },
     },

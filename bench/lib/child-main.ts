@@ -17,14 +17,16 @@ export function childOptions<T>(): T {
   return (raw ? JSON.parse(raw) : {}) as T;
 }
 
-/** Built-in ops every child answers: its memory figures (after a GC when --expose-gc is on). */
+/**
+ * Built-in ops every child answers: its memory figures, after a full GC when the child runs with
+ * --expose-gc (so that garbage left by the last burst of requests does not count as memory kept).
+ */
 const builtinOps: Ops = {
   memory: () => {
-    const before = process.memoryUsage();
     const gc = (globalThis as { gc?: () => void }).gc;
     if (gc) gc();
-    const after = process.memoryUsage();
-    return { rss: before.rss, heapUsed: after.heapUsed, heapTotal: after.heapTotal, external: after.external, gcForced: Boolean(gc) };
+    const m = process.memoryUsage();
+    return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, gcForced: Boolean(gc) };
   },
 };
 
