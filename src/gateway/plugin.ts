@@ -68,7 +68,8 @@ export const gatewayPlugin = fp(
       setImmediate(() => gw.rp.start());
     });
     app.server.on('upgrade', websockets.onUpgrade);
-    app.addHook('onClose', async () => {
+    // preClose: before the server waits for its connections, which upgraded sockets would hold open.
+    app.addHook('preClose', async () => {
       gw.rp.close();
       app.server.off('upgrade', websockets.onUpgrade);
       websockets.closeAll();
