@@ -145,7 +145,7 @@ export async function sendGatewayError(err: unknown, req: FastifyRequest, reply:
     gwErr = err;
   } else if (err instanceof StoreUnavailableError) {
     deps.metrics.storeErrors.inc();
-    req.log.error({ err: err.cause }, 'session store unavailable: failing closed');
+    req.log.error({ cause: (err.cause as Error | undefined)?.message }, 'session store unavailable: failing closed');
     gwErr = new IssuerUnavailable('session store unavailable');
   } else if (isClientError(err)) {
     gwErr = new BadRequest((err as Error).message);

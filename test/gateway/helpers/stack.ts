@@ -54,7 +54,7 @@ export const DEFAULT_ROUTES = `
 `;
 
 export interface GatewayYamlOptions {
-  issuer: TestIssuer;
+  issuer: Pick<TestIssuer, 'url' | 'clientId' | 'clientSecret'>;
   upstream: TestUpstream;
   /** publicUrl; default {{BASE}} (the app's own URL). */
   publicUrl?: string;
