@@ -3,15 +3,15 @@
  * alg confusion, foreign keys, tampered payloads), duplicate parameters, garbage credentials.
  * Every answer is a 4xx with no stack trace, and the process keeps serving.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { SignJWT, generateKeyPair, exportJWK, decodeProtectedHeader, decodeJwt, base64url } from 'jose';
 import { createSecretKey } from 'node:crypto';
 import { CB, TEST_PASSWORD, WEB_SECRET, startProvider, token } from './helpers.js';
 
 t.test('hostile input', async (t) => {
   const f = await startProvider(t);
-  const alive = async () => t.equal((await fetch(`${f.issuer}/.well-known/openid-configuration`)).status, 200, 'still serving');
-  const is4xx = async (what: string, res: Response) => {
+  const alive = async (t: Test) => t.equal((await fetch(`${f.issuer}/.well-known/openid-configuration`)).status, 200, 'still serving');
+  const is4xx = async (t: Test, what: string, res: Response) => {
     const text = await res.text();
     t.ok(res.status >= 400 && res.status < 500, `${what}: ${res.status}`);
     t.notMatch(text, /at .*\.(ts|js):\d+/, `${what}: no stack trace`);
@@ -21,18 +21,18 @@ t.test('hostile input', async (t) => {
     fetch(`${f.issuer}${path}`, { method: 'POST', headers: { 'content-type': type, ...headers }, body });
 
   t.test('malformed and oversized bodies', async (t) => {
-    await is4xx('bad percent-encoding', await post('/oauth2/token', 'grant_type=password&username=%ZZ%&password=%'));
+    await is4xx(t, 'bad percent-encoding', await post('/oauth2/token', 'grant_type=password&username=%ZZ%&password=%'));
     const big = await post('/oauth2/token', `grant_type=password&username=${'a'.repeat(70_000)}`);
     t.equal(big.status, 413);
-    t.same(JSON.parse(await is4xx('oversized body', big)).error, 'invalid_request');
-    await is4xx('broken JSON', await post('/oauth2/token', '{"grant_type":', 'application/json'));
-    await is4xx('JSON array', await post('/oauth2/token', '[1,2]', 'application/json'));
-    await is4xx('multipart', await post('/oauth2/token', '--x\r\n\r\n--x--', 'multipart/form-data; boundary=x'));
-    await is4xx('nested form keys', await post('/oauth2/token', 'grant_type[a]=1&client_id=web'));
-    await is4xx('binary', await post('/oauth2/token', Buffer.from([0, 255, 254, 1, 2])));
-    await is4xx('NUL in values', await post('/oauth2/token', `grant_type=password&client_id=web&client_secret=${WEB_SECRET}&username=al%00ice&password=x`));
-    await is4xx('login page: JSON body', await post('/login', '{"p_state":"x"}', 'application/json'));
-    await alive();
+    t.same(JSON.parse(await is4xx(t, 'oversized body', big)).error, 'invalid_request');
+    await is4xx(t, 'broken JSON', await post('/oauth2/token', '{"grant_type":', 'application/json'));
+    await is4xx(t, 'JSON array', await post('/oauth2/token', '[1,2]', 'application/json'));
+    await is4xx(t, 'multipart', await post('/oauth2/token', '--x\r\n\r\n--x--', 'multipart/form-data; boundary=x'));
+    await is4xx(t, 'nested form keys', await post('/oauth2/token', 'grant_type[a]=1&client_id=web'));
+    await is4xx(t, 'binary', await post('/oauth2/token', Buffer.from([0, 255, 254, 1, 2])));
+    await is4xx(t, 'NUL in values', await post('/oauth2/token', `grant_type=password&client_id=web&client_secret=${WEB_SECRET}&username=al%00ice&password=x`));
+    await is4xx(t, 'login page: JSON body', await post('/login', '{"p_state":"x"}', 'application/json'));
+    await alive(t);
   });
 
   t.test('huge parameters', async (t) => {
@@ -41,12 +41,12 @@ t.test('hostile input', async (t) => {
     t.equal(new URL(longState.headers.get('location')!).searchParams.get('error'), 'invalid_request', 'an oversized state is refused');
     t.equal(new URL(longState.headers.get('location')!).searchParams.get('state'), null, 'and not echoed');
     const longUrl = await fetch(`${f.issuer}/oauth2/authorize?client_id=${'c'.repeat(12_000)}`, { redirect: 'manual' });
-    await is4xx('12 KB client_id', longUrl);
+    await is4xx(t, '12 KB client_id', longUrl);
     const longPw = await token(f, { grant_type: 'password', client_id: 'web', client_secret: WEB_SECRET, username: 'alice', password: 'p'.repeat(50_000) });
     t.equal(longPw.status, 400, '50 KB password: refused without hashing it');
     const longCode = await token(f, { grant_type: 'authorization_code', client_id: 'web', client_secret: WEB_SECRET, code: 'c'.repeat(40_000), redirect_uri: CB });
     t.equal(longCode.json!.error, 'invalid_grant');
-    await alive();
+    await alive(t);
   });
 
   t.test('duplicate parameters everywhere', async (t) => {
@@ -54,10 +54,10 @@ t.test('hostile input', async (t) => {
     t.equal(authz.status, 400);
     t.equal(authz.headers.get('location'), null);
     const revoke = await post('/oauth2/revoke', `client_id=web&client_secret=${WEB_SECRET}&token=a&token=b`);
-    t.same(JSON.parse(await is4xx('duplicate token', revoke)), { error: 'invalid_request', error_description: 'duplicate token parameter' });
+    t.same(JSON.parse(await is4xx(t, 'duplicate token', revoke)), { error: 'invalid_request', error_description: 'duplicate token parameter' });
     const eiam = await fetch(`${f.issuer}/auth/oauth2/token?grant_type=password&grant_type=refresh_token`, { method: 'POST' });
     t.equal(await eiam.text(), '{"error":"invalid_request","error_description":"duplicate grant_type parameter"}');
-    await alive();
+    await alive(t);
   });
 
   t.test('garbage client credentials and bearer tokens', async (t) => {
@@ -67,9 +67,9 @@ t.test('hostile input', async (t) => {
     }
     for (const auth of ['Bearer', 'Bearer  ', 'Token abc', 'Bearer a.b', `Bearer ${'x'.repeat(9000)}`]) {
       const r = await fetch(`${f.issuer}/userinfo`, { headers: { authorization: auth } });
-      await is4xx(auth.slice(0, 20), r);
+      await is4xx(t, auth.slice(0, 20), r);
     }
-    await alive();
+    await alive(t);
   });
 
   t.test('forged JWTs are refused at userinfo and introspection', async (t) => {
@@ -97,13 +97,13 @@ t.test('hostile input', async (t) => {
       t.same(await intro.json(), { active: false }, `${name}: inactive`);
     }
     t.equal((await fetch(`${f.issuer}/userinfo`, { headers: { authorization: `Bearer ${at}` } })).status, 200, 'the real token still works');
-    await alive();
+    await alive(t);
   });
 
   t.test('unknown paths and methods under the mount', async (t) => {
-    await is4xx('PUT token', await fetch(`${f.issuer}/oauth2/token`, { method: 'PUT' }));
-    await is4xx('unknown path', await fetch(`${f.issuer}/oauth2/nothing`));
-    await is4xx('GET token', await fetch(`${f.issuer}/oauth2/token`));
-    await alive();
+    await is4xx(t, 'PUT token', await fetch(`${f.issuer}/oauth2/token`, { method: 'PUT' }));
+    await is4xx(t, 'unknown path', await fetch(`${f.issuer}/oauth2/nothing`));
+    await is4xx(t, 'GET token', await fetch(`${f.issuer}/oauth2/token`));
+    await alive(t);
   });
 });
