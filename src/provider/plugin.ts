@@ -18,6 +18,7 @@ import type { Dialect, DialectContext } from './dialect.js';
 import { families } from './dialects/oidc/families.js';
 import { oidcDialect } from './dialects/oidc/index.js';
 import { smsMfaDialect } from './dialects/oidc/sms-mfa.js';
+import { ssoDialect } from './dialects/sso/index.js';
 import { JSON_TYPE } from './dialects/oidc/http.js';
 
 declare module 'fastify' {
@@ -28,7 +29,7 @@ declare module 'fastify' {
 }
 
 /** Every dialect served under the mount. */
-const DIALECTS: Dialect[] = [oidcDialect, smsMfaDialect];
+const DIALECTS: Dialect[] = [oidcDialect, smsMfaDialect, ssoDialect];
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
