@@ -156,3 +156,57 @@ export function sample(metricsText: string, name: string, labels: Record<string,
   }
   return found ? total : NaN;
 }
+
+/**
+ * Just enough browser for a login flow over HTTP: one cookie jar for 127.0.0.1 (cookies ignore
+ * ports, as in browsers), redirects followed by hand, HTML Accept header, forms as urlencoded POST.
+ */
+export class CookieBrowser {
+  readonly cookies = new Map<string, string>();
+  readonly visited: string[] = [];
+
+  async request(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Response> {
+    this.visited.push(url);
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await fetch(url, {
+      ...init,
+      redirect: 'manual',
+      headers: { accept: 'text/html', ...(cookie ? { cookie } : {}), ...init.headers },
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      if (value === '' || attrs.some((a) => /^\s*max-age=0\s*$/i.test(a))) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return res;
+  }
+
+  /** Follows redirects (a redirect after POST becomes GET); returns the final page. */
+  async navigate(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<{ url: string; status: number; body: string }> {
+    let current = url;
+    let next = init;
+    for (let hop = 0; hop < 20; hop++) {
+      const res = await this.request(current, next);
+      const location = res.headers.get('location');
+      if (res.status >= 300 && res.status < 400 && location) {
+        await res.arrayBuffer();
+        current = new URL(location, current).href;
+        next = {};
+        continue;
+      }
+      return { url: current, status: res.status, body: await res.text() };
+    }
+    throw new Error(`too many redirects from ${url}`);
+  }
+
+  submit(url: string, fields: Record<string, string>) {
+    return this.navigate(url, {
+      method: 'POST',
+      body: new URLSearchParams(fields).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+  }
+}
