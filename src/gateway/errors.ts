@@ -68,6 +68,15 @@ export class IssuerUnavailable extends GatewayError {
   }
 }
 
+/** The session store (Redis) cannot be reached: protected routes fail closed. */
+export class SessionStoreUnavailable extends GatewayError {
+  readonly status = 503;
+  readonly code = 'temporarily_unavailable';
+  constructor(options?: { cause?: unknown }) {
+    super('session store unavailable', options);
+  }
+}
+
 /** The protected app did not answer (502) or not in time (504). */
 export class UpstreamFailed extends GatewayError {
   readonly code = 'bad_gateway';
@@ -146,15 +155,15 @@ export async function sendGatewayError(err: unknown, req: FastifyRequest, reply:
   } else if (err instanceof StoreUnavailableError) {
     deps.metrics.storeErrors.inc();
     req.log.error({ cause: (err.cause as Error | undefined)?.message }, 'session store unavailable: failing closed');
-    gwErr = new IssuerUnavailable('session store unavailable');
+    gwErr = new SessionStoreUnavailable({ cause: err.cause });
   } else if (isClientError(err)) {
     gwErr = new BadRequest((err as Error).message);
   } else {
     req.log.error({ err }, 'gateway error');
     return reply.code(500).send({ error: 'server_error', error_description: 'internal error' });
   }
-  if (gwErr.status >= 500) req.log.warn({ err: gwErr.cause ?? gwErr }, gwErr.message);
-  if (gwErr instanceof IssuerUnavailable) reply.header('retry-after', '5');
+  if (gwErr.status >= 500 && !(gwErr instanceof SessionStoreUnavailable)) req.log.warn({ err: gwErr.cause ?? gwErr }, gwErr.message);
+  if (gwErr.status === 503) reply.header('retry-after', '5');
   reply.code(gwErr.status);
   if (browser) {
     const link = gwErr.status === 403 ? { href: '/_menshen/logout', text: 'Sign in as someone else' } : undefined;

@@ -126,14 +126,18 @@ export class RelyingParty {
   }
 
   private async runDiscovery(): Promise<oidc.Configuration> {
-    const { issuer, clientId, clientSecret, fetch } = this.opts;
-    const insecure = new URL(issuer).protocol === 'http:';
+    const { issuer, clientId, fetch } = this.opts;
     const found = await oidc.discovery(new URL(issuer), clientId, undefined, undefined, {
       ...(fetch ? { [oidc.customFetch]: fetch as oidc.CustomFetch } : {}),
-      ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
+      ...(new URL(issuer).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
       timeout: REQUEST_TIMEOUT_SECONDS,
     });
-    const server = found.serverMetadata();
+    return this.configure(found.serverMetadata(), 0);
+  }
+
+  /** The client configuration for discovered metadata; `skew` seconds shift openid-client's idea of "now". */
+  private configure(server: oidc.ServerMetadata, skew: number): oidc.Configuration {
+    const { clientId, clientSecret, fetch } = this.opts;
     // openid-client expects RS256 id tokens unless told otherwise; take the issuer's own choice
     // when it advertises exactly one (e.g. an ES256-only provider).
     const algs = server.id_token_signing_alg_values_supported ?? [];
@@ -148,13 +152,28 @@ export class RelyingParty {
     const config = new oidc.Configuration(
       server,
       clientId,
-      { ...(clientSecret ? { client_secret: clientSecret } : {}), id_token_signed_response_alg: idTokenAlg },
+      {
+        ...(clientSecret ? { client_secret: clientSecret } : {}),
+        id_token_signed_response_alg: idTokenAlg,
+        ...(skew !== 0 ? { [oidc.clockSkew]: skew } : {}),
+      },
       auth,
     );
     if (fetch) config[oidc.customFetch] = fetch as oidc.CustomFetch;
-    if (insecure) oidc.allowInsecureRequests(config);
+    if (new URL(this.opts.issuer).protocol === 'http:') oidc.allowInsecureRequests(config);
     config.timeout = REQUEST_TIMEOUT_SECONDS;
     return config;
+  }
+
+  /**
+   * The configuration to validate responses with: id token times are checked against the injected
+   * clock (STYLE habit 9), the same clock sessions expire by. With the system clock the skew is 0
+   * and the discovered configuration is used as is.
+   */
+  private async current(): Promise<oidc.Configuration> {
+    const config = await this.discover();
+    const skew = Math.round((this.opts.clock.now() - Date.now()) / 1000);
+    return skew === 0 ? config : this.configure(config.serverMetadata(), skew);
   }
 
   /** The authorize URL for a new login (PKCE S256, state, nonce). */
@@ -173,7 +192,7 @@ export class RelyingParty {
 
   /** Redeems the code of a callback; validates state, nonce, PKCE and the id token. */
   async exchange(callbackUrl: URL, checks: { state: string; nonce: string; codeVerifier: string }): Promise<Tokens & { claims: Record<string, unknown> }> {
-    const config = await this.discover();
+    const config = await this.current();
     try {
       const res = await oidc.authorizationCodeGrant(config, callbackUrl, {
         pkceCodeVerifier: checks.codeVerifier,
@@ -197,7 +216,7 @@ export class RelyingParty {
 
   /** Refreshes tokens; throws RefreshRejected on invalid_grant, anything else means "try again later". */
   async refresh(refreshToken: string): Promise<Tokens> {
-    const config = await this.discover();
+    const config = await this.current();
     try {
       const res = await oidc.refreshTokenGrant(config, refreshToken);
       return tokensOf(res);

@@ -113,7 +113,7 @@ export async function startIssuer(t: Teardownable, opts: IssuerOptions): Promise
     issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(g: string): boolean }) => client.grantTypeAllowed('refresh_token'),
     // Every refresh rotates the token: a second use of the old one fails, as strict issuers do.
     rotateRefreshToken: true,
-    ttl: { AccessToken: opts.accessTtl ?? 300, IdToken: 300, RefreshToken: 86400, Grant: 86400, Session: 86400, Interaction: 600 },
+    ttl: { AccessToken: opts.accessTtl ?? 300, IdToken: 3600, RefreshToken: 86400, Grant: 86400, Session: 86400, Interaction: 600 },
     // oidc-provider refuses loopback targets (SSRF protection) through its dispatcher; the test
     // gateway lives on 127.0.0.1, so its back-channel logout calls go out without it.
     fetch: (target: string, init: RequestInit & { dispatcher?: unknown }) => {
