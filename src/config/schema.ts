@@ -166,12 +166,13 @@ export const UserSchema = Type.Object(
   {
     username: Str('unique login name', { minLength: 1 }),
     passwordHash: Type.Optional(Str('from `menshen hash-password`')),
-    email: Type.Optional(Type.String()),
-    phone: Type.Optional(Type.String()),
-    name: Type.Optional(Type.String()),
-    nickname: Type.Optional(Type.String()),
+    email: Type.Optional(Str('email claim; may be used as the username')),
+    phone: Type.Optional(Str('phone number (+86...); may be used as the username; gets the SMS code')),
+    name: Type.Optional(Str('display name (name claim)')),
+    nickname: Type.Optional(Str('nickname claim')),
     groups: List(Type.String(), 'group names'),
     status: Type.Union([Type.Literal('active'), Type.Literal('disabled'), Type.Literal('locked')], {
+      description: 'disabled and locked users cannot sign in',
       default: 'active',
     }),
     mfa: Bool('false exempts this user from the SMS step', true),
@@ -220,6 +221,7 @@ export const RouteSchema = Type.Object(
     ),
     upstream: Str('absolute http(s) URL of the protected app'),
     auth: Type.Union([Type.Literal('required'), Type.Literal('optional'), Type.Literal('none')], {
+      description: 'required: log in first; optional: identity headers when signed in; none: plain proxy',
       default: 'required',
     }),
     allow: Type.Object(
@@ -251,7 +253,10 @@ export const GatewaySchema = Type.Object(
         issuer: Type.Optional(Str('OIDC issuer; default: the built-in provider')),
         clientId: Str('client_id of the gateway', { default: 'demo' }),
         clientSecret: Type.Optional(Str('client secret; absent: public client with PKCE')),
-        scopes: Type.Array(Type.String(), { default: ['openid', 'profile', 'email', 'offline_access'] }),
+        scopes: Type.Array(Type.String(), {
+          description: 'scopes the gateway asks for; offline_access gets a refresh token',
+          default: ['openid', 'profile', 'email', 'offline_access'],
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -287,7 +292,7 @@ export const ConfigSchema = Type.Object(
       {
         level: Type.Union(
           ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-          { description: 'fatal | error | warn | info | debug | trace | silent (the LOG_LEVEL environment variable overrides)', default: 'info' },
+          { description: 'pino level; the LOG_LEVEL environment variable overrides it', default: 'info' },
         ),
         pretty: Bool('human-readable logs (development only)', false),
       },
