@@ -115,16 +115,14 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<GatewayBe
     children.push(c);
     return c;
   };
+  let writerReady: Promise<ChildServer> | undefined;
   try {
     await redis.connect();
-    // A private benchmark Redis: the gateway starts from an empty store.
-    await redis.flushall();
     const keyPrefix = `bench:gw:${randomUUID().slice(0, 8)}:`;
     const secrets = newRunSecrets();
     const jwks = await generateJwkSet('RS256');
 
     const upstream = await start('upstream-server.ts', {});
-    const bare = await start('bare-proxy-server.ts', { upstream: upstream.ready.url });
     const gwOptions: GatewayServerOptions = {
       upstream: upstream.ready.url,
       redisUrl: o.redisUrl,
@@ -133,7 +131,17 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<GatewayBe
       ...secrets,
       passwordHash: TEST_PASSWORD_HASH,
     };
-    const gateway = await start('menshen-gateway-server.ts', gwOptions, ['--expose-gc']);
+    const [bare, gateway] = await Promise.all([
+      start('bare-proxy-server.ts', { upstream: upstream.ready.url }),
+      start('menshen-gateway-server.ts', gwOptions, ['--expose-gc']),
+    ]);
+    writerReady = start('session-writer.ts', {
+      redisUrl: o.redisUrl,
+      keyPrefix,
+      cookieSecret: secrets.cookieSecret,
+      publicUrl: gateway.ready.url,
+    } satisfies SessionWriterOptions);
+    writerReady.catch(() => {}); // awaited below; a failure surfaces there
 
     log('gateway: logging in through the gateway (real authorize, login form, callback)');
     const cookie = await loginThroughGateway(gateway.ready.url, REQUEST_PATH, { username: GW_USER.username, password: TEST_PASSWORD }, COOKIE_NAME);
@@ -191,7 +199,7 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<GatewayBe
     const emptyLoad = await runLoad({ url: new URL(REQUEST_PATH, gateway.ready.url).href, connections: o.connections, duration: 0, amount: requestsPerPhase, headers: { cookie } });
     const empty = await memoryOf(gateway);
 
-    const writer = await start('session-writer.ts', { redisUrl: o.redisUrl, keyPrefix, cookieSecret: secrets.cookieSecret, publicUrl: gateway.ready.url } satisfies SessionWriterOptions);
+    const writer = await writerReady;
     const sessionKey = await writer.call<string>('keyOf', { cookie });
     const sessionKeyBytes = Number(await redis.call('MEMORY', 'USAGE', sessionKey, 'SAMPLES', '0'));
     const anatomy = await writer.call<SessionAnatomy>('anatomy', { cookie });
@@ -234,6 +242,7 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<GatewayBe
       },
     };
   } finally {
+    await writerReady?.catch(() => {}); // a child still starting joins `children` before they stop
     await Promise.all(children.map((c) => c.stop()));
     redis.disconnect();
   }

@@ -101,10 +101,12 @@ async function measure(
       headers: { authorization: basicAuth, 'content-type': 'application/x-www-form-urlencoded' },
       body,
     });
-  // Warm-up: a generous guess of a pool; its rate sizes the measured run's pool.
-  const warmPool = await server.call<string[]>('mint', { grant, count: Math.max(1000, 4000 * o.warmup) });
-  const warm = await request(poolBody(grant, warmPool).body, o.warmup);
-  const rate = Math.max(warm.rps, 200);
+  // Warm-up (skipped with warmup 0): a generous pool; its rate sizes the measured run's pool.
+  let rate = 2000;
+  if (o.warmup > 0) {
+    const warmPool = await server.call<string[]>('mint', { grant, count: Math.max(1000, 4000 * o.warmup) });
+    rate = Math.max((await request(poolBody(grant, warmPool).body, o.warmup)).rps, 200);
+  }
   const size = Math.ceil(rate * o.duration * 1.75) + 20 * o.connections + 500;
   const pool = await server.call<string[]>('mint', { grant, count: size });
   const gen = poolBody(grant, pool);
@@ -117,10 +119,22 @@ export async function runProviderBench(o: ProviderBenchOptions): Promise<Provide
   const jwks = await generateJwkSet('RS256'); // one key, given to both sides
   const servers: Array<{ side: ProviderRow['side']; child: ChildServer<ProviderReady> }> = [];
   try {
-    servers.push({ side: 'oidc-provider', child: await startChild<ProviderReady>(script('oidc-provider-server.ts'), { jwks }) });
-    servers.push({ side: 'menshen', child: await startChild<ProviderReady>(script('menshen-server.ts'), { jwks }) });
-    if (o.redisUrl)
-      servers.push({ side: 'menshen-redis', child: await startChild<ProviderReady>(script('menshen-server.ts'), { jwks, redisUrl: o.redisUrl }) });
+    // Started together (each compiles its TypeScript on start); a failed start stops the others.
+    const sides: Array<[ProviderRow['side'], string, object]> = [
+      ['oidc-provider', 'oidc-provider-server.ts', { jwks }],
+      ['menshen', 'menshen-server.ts', { jwks }],
+      ...(o.redisUrl ? [['menshen-redis', 'menshen-server.ts', { jwks, redisUrl: o.redisUrl }] as [ProviderRow['side'], string, object]] : []),
+    ];
+    const started = await Promise.allSettled(
+      sides.map(async ([side, file, options]) => {
+        const child = await startChild<ProviderReady>(script(file), options);
+        servers.push({ side, child });
+        return child;
+      }),
+    );
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    servers.sort((a, b) => sides.findIndex((s) => s[0] === a.side) - sides.findIndex((s) => s[0] === b.side));
 
     const rows: ProviderRow[] = [];
     for (const grant of GRANTS) {
