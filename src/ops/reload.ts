@@ -5,8 +5,8 @@
  * problem logged by its YAML path, and the running configuration keeps serving. A valid file is
  * handed to every `app.menshen.reloaders` entry (the gateway swaps its route table); a reloader
  * that throws refuses it, and the reloaders that had already taken it are given the previous
- * configuration back, so the parts never disagree. `log.level` is applied here. Changes the
- * running process cannot take (listen address, store, ...) are named in a warning: they need a
+ * configuration back, so the parts never disagree. `log.level` is applied here. Changes no part
+ * applies live (listen address, store, provider clients, ...) are named in a warning: they need a
  * restart. `app.menshen.config` stays the configuration the app was built with.
  */
 import { watch, type FSWatcher } from 'node:fs';
@@ -24,8 +24,12 @@ export type ReloadResult =
   | { outcome: 'unchanged' }
   | { outcome: 'rejected'; problems: ConfigProblem[] };
 
-/** Sections a running process cannot change: listeners, store connection, provider keys and issuer. */
-const RESTART_ONLY = ['server.', 'store.', 'provider.issuer', 'provider.hosts', 'provider.keys'];
+/**
+ * What a running process applies: the gateway's route table (its reloader) and the log level (here).
+ * A part that learns to apply more registers a reloader and adds its paths here; every other
+ * change is accepted into the file but named in a warning as needing a restart.
+ */
+export const LIVE_PATHS = ['gateway.routes', 'log.level'];
 
 /** Default quiet period after the last file event before reloading (editors write in bursts). */
 export const WATCH_DEBOUNCE_MS = 250;
@@ -129,7 +133,7 @@ export class ConfigReloader {
     this.app.log.level = effectiveLevel(next.log.level, this.opts.env ?? process.env);
     this.current = next;
     metrics.configReloads.inc({ outcome: 'applied' });
-    const needRestart = changed.filter((c) => RESTART_ONLY.some((r) => c === r.replace(/\.$/, '') || c.startsWith(r)));
+    const needRestart = changed.filter((c) => !LIVE_PATHS.includes(c));
     log.info({ changed }, 'config reloaded');
     if (needRestart.length > 0) log.warn({ changed: needRestart }, 'config reload: these changes take effect only after a restart');
     return { outcome: 'applied', changed };
