@@ -147,6 +147,8 @@ export const ClientSchema = Type.Object(
         Type.Literal('password'),
         Type.Literal('client_credentials'),
         Type.Literal('mfa_oob'),
+        Type.Literal('token_exchange'), // RFC 8693, confidential clients only
+        Type.Literal('implicit'), // EIAM response_type=token; discouraged (OAuth 2.1 drops it)
       ]),
       { description: 'grants this client may use', default: ['authorization_code', 'refresh_token'] },
     ),
