@@ -16,6 +16,8 @@
  *   engine.passwords.verify({login, password, ip, source}) -> User (brute-force counted; seed 001 errors)
  *   engine.secondFactor                     the SecondFactor hook (default: never required); replace it
  *   engine.grants.register(grant)           add a grant (e.g. mfa_oob); `engine.grants.get(type)`
+ *                                           (built in: authorization_code, refresh_token, password,
+ *                                           client_credentials, RFC 8693 token exchange)
  *   engine.exchange(type, ctx)              run a registered grant -> TokenResponse
  *   engine.issueTokens(req)                 mint access (+ refresh, + id) tokens for a user or client
  *   engine.authorizeDecision(request, cookie) -> issue now (SSO session) | login page | login_required
@@ -49,6 +51,7 @@ import { clientCredentialsGrant } from './grants/client-credentials.js';
 import { GrantRegistry, type GrantContext, type TokenResponse } from './grants/grant.js';
 import { passwordGrant } from './grants/password.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
+import { tokenExchangeGrant } from './grants/token-exchange.js';
 import { IdTokens } from './id-tokens.js';
 import { Interactions, type Interaction } from './interactions.js';
 import { Logout, SessionIndex, type EngineLogger } from './logout.js';
@@ -144,7 +147,7 @@ export class Engine {
       log,
       fetch: fetchImpl,
     });
-    for (const g of [authorizationCodeGrant, refreshTokenGrant, passwordGrant, clientCredentialsGrant]) this.grants.register(g);
+    for (const g of [authorizationCodeGrant, refreshTokenGrant, passwordGrant, clientCredentialsGrant, tokenExchangeGrant]) this.grants.register(g);
   }
 
   /** Loads the signing keys (configured, or generated once and kept in the store) and seeds the users. */
@@ -163,11 +166,16 @@ export class Engine {
     this.issuers.add(issuer);
   }
 
+  /** Every registered issuer: a token of any of them is ours (token exchange verifies id tokens). */
+  registeredIssuers(): string[] {
+    return [...this.issuers];
+  }
+
   /** Runs a registered grant for an authenticated client (the dialect did client auth). */
   async exchange(type: string, ctx: Omit<GrantContext, 'engine'>): Promise<TokenResponse> {
     const grant = this.grants.get(type);
     if (!grant) throw new ProviderError('unsupported_grant_type', 'invalid grant_type', { param: 'grant_type' });
-    if (!ctx.client.grants.has(grant.type)) throw new ProviderError('unauthorized_client', `client may not use grant_type ${type}`);
+    if (!ctx.client.grants.has(grant.clientGrant ?? grant.type)) throw new ProviderError('unauthorized_client', `client may not use grant_type ${type}`);
     return grant.handle({ ...ctx, engine: this });
   }
 

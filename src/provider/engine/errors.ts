@@ -45,6 +45,10 @@ export type ProviderErrorKind =
   | 'invalid_oob_code'
   /** The SMS digits (binding_code) are wrong (§5.4: invalid_grant `invalid binding_code`). */
   | 'invalid_binding_code'
+  /** RFC 8693: the subject_token is not a live token of this provider for an active user. */
+  | 'invalid_subject_token'
+  /** RFC 8693 §2.2.2: an audience or resource this provider does not issue tokens for. */
+  | 'invalid_target'
   /** Too many sends (resend interval, daily cap): `extra.retry_after` says when to try again, seconds. */
   | 'rate_limited'
   /** The second factor's message (SMS) could not be delivered; nothing was sent. */

@@ -95,6 +95,14 @@ function ciam(err: ProviderError, endpoint: Endpoint, basic: boolean): WireError
       return e(400, 'invalid_grant', 'invalid code'); // §5.4
     case 'invalid_binding_code':
       return e(400, 'invalid_grant', 'invalid binding_code'); // §5.4
+    case 'invalid_subject_token':
+      // RFC 8693 §2.2.2 asks for invalid_request; we answer what RFC 6749 §5.2 defines for a grant
+      // that is "invalid, expired, revoked" (the subject token is this exchange's grant), because
+      // clients treat invalid_grant as "this credential is dead, do not retry" and invalid_request
+      // as a malformed call. Both families alike (EIAM documents nothing for it).
+      return e(400, 'invalid_grant', 'invalid subject_token');
+    case 'invalid_target':
+      return e(400, 'invalid_target', err.detail); // RFC 8693 §2.2.2
     case 'rate_limited':
       // SMS resend interval / daily cap: undocumented by Tencent; RFC 6585 429 with Retry-After.
       return e(429, 'too_many_requests', err.detail, { 'retry-after': err.extra?.retry_after ?? '60' });
@@ -114,12 +122,16 @@ function ciam(err: ProviderError, endpoint: Endpoint, basic: boolean): WireError
   }
 }
 
+/** EIAM's own spelling of some parameter names in its messages (1442/62558, typos kept). */
+const EIAM_PARAM_SPELLING: Readonly<Record<string, string>> = { subject_token: 'suject_token', subject_token_type: 'suject_token_type' };
+
 function eiam(err: ProviderError, endpoint: Endpoint, basic: boolean): WireError {
   const param = err.param ?? 'request';
   const req = (description: string, status = 400) => e(status, 'invalid_request', description);
   switch (err.kind) {
     case 'missing_parameter':
-      return req(`missing ${param} parameter`); // "missing username parameter", ...
+      // "missing username parameter", ..., "missing suject_token parameter" (sic)
+      return req(`missing ${EIAM_PARAM_SPELLING[param] ?? param} parameter`);
     case 'invalid_parameter':
       return req(`invalid ${param}`); // "invalid redirect_uri", "invalid response_type"
     case 'duplicate_parameter':

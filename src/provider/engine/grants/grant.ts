@@ -16,6 +16,8 @@ export interface TokenResponse {
   scope: string;
   refresh_token?: string;
   id_token?: string;
+  /** RFC 8693 §2.2.1: what a token exchange issued */
+  issued_token_type?: string;
 }
 
 export interface GrantContext {
@@ -34,6 +36,8 @@ export interface Grant {
   readonly type: string;
   /** other grant_type values that name this grant (e.g. the Auth0 URI of mfa_oob); clients list `type` */
   readonly aliases?: readonly string[];
+  /** the name clients list in `grants` when it is not `type` (RFC 8693's URN is `token_exchange`) */
+  readonly clientGrant?: string;
   /** parameters the grant reads, besides client authentication */
   readonly params: readonly string[];
   /** May a confidential client omit its secret on this request? (EIAM: when it sends code_verifier) */
