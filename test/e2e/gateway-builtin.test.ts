@@ -8,54 +8,13 @@ import t from 'tap';
 import { buildApp } from '../../src/app.js';
 import { configFromYaml } from '../../src/config/load.js';
 import { ManualClock } from '../../src/clock.js';
-import { startApp, TEST_PASSWORD, TEST_PASSWORD_HASH, type RunningApp } from '../helpers/app.js';
-import { testRedisUrl } from '../helpers/store.js';
+import { startApp, type RunningApp } from '../helpers/app.js';
+import { builtinYaml, signIn } from '../gateway/helpers/builtin.js';
 import { Browser } from '../gateway/helpers/browser.js';
 import { injectTransport } from '../gateway/helpers/inject-transport.js';
 import { rawRequest } from '../gateway/helpers/raw.js';
 import { debugLogger, echoOf } from '../gateway/helpers/stack.js';
 import { startUpstream } from '../gateway/helpers/upstream.js';
-
-const SECRET = 'demo-secret-0123456789abcdef';
-
-function builtinYaml(upstream: string, store: 'redis' | 'memory' = 'redis'): string {
-  return `
-server: { listen: "127.0.0.1:0", publicUrl: "{{BASE}}" }
-store:
-  type: ${store}
-${store === 'redis' ? `  redis: { url: "${testRedisUrl()}" }` : ''}
-provider:
-  issuer: "{{BASE}}/idp"
-  clients:
-    - clientId: demo
-      clientSecret: ${SECRET}
-      redirectUris: ["{{BASE}}/_menshen/callback"]
-      postLogoutRedirectUris: ["{{BASE}}/", "{{BASE}}/bye"]
-      grants: [authorization_code, refresh_token]
-      backchannelLogoutUri: "{{BASE}}/_menshen/backchannel-logout"
-  users:
-    - { username: alice, passwordHash: "${TEST_PASSWORD_HASH}", email: alice@example.com, name: Alice, groups: [staff] }
-    - { username: bob, passwordHash: "${TEST_PASSWORD_HASH}", email: bob@example.com, groups: [contractors] }
-gateway:
-  oidc: { clientId: demo, clientSecret: ${SECRET} }
-  session: { secret: test-cookie-secret-0123456789abcdef0123 }
-  routes:
-    - name: app
-      match: { pathPrefix: / }
-      upstream: "${upstream}"
-      allow: { groups: [staff] }
-      publicPaths: [/favicon.ico]
-      headers: { X-Remote-User: "{preferred_username}" }
-      passAccessToken: true
-`;
-}
-
-/** Opens a protected page, signs in at the built-in provider's form, returns the page landed on. */
-async function signIn(b: Browser, url: string, username: string) {
-  const form = await b.navigate(url);
-  if (!/\/idp\/login/.test(form.url)) return form;
-  return b.fillForm(form, { username, password: TEST_PASSWORD });
-}
 
 async function waitFor(check: () => Promise<boolean>): Promise<boolean> {
   for (let i = 0; i < 100; i++) {
