@@ -8,8 +8,10 @@
  *   npm run bench -- --only gateway                 issue 3 (proxy hot path, Redis bytes, RSS)
  *   npm run bench -- --duration 20 --connections 100 --sessions 100000 --memory-requests 100000
  *   npm run bench -- --no-redis-provider            skip the extra menshen-on-Redis provider rows
+ *   npm run bench -- --cpu-prof /tmp/prof           V8 CPU profiles of the menshen processes (open in Chrome DevTools)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRedis, type RedisProcess } from '../test/helpers/redis-server.js';
 import { machineInfo, machineLines } from './lib/report.js';
@@ -32,6 +34,7 @@ function options() {
       'latency-connections': { type: 'string' },
       out: { type: 'string', default: 'bench/results/latest' },
       'no-redis-provider': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
     },
   });
   const num = (name: string, v: string | undefined, def: number, min: number) => {
@@ -52,6 +55,7 @@ function options() {
     latencyConnections: num('latency-connections', values['latency-connections'], DEFAULTS.latencyConnections, 1),
     out: values.out!,
     redisProvider: !values['no-redis-provider'],
+    cpuProfDir: values['cpu-prof'],
   };
 }
 
@@ -72,10 +76,11 @@ async function main(): Promise<void> {
         warmup: o.warmup,
         connections: o.connections,
         ...(o.redisProvider ? { redisUrl: redis.url } : {}),
+        ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}),
         log,
       });
     if (o.only !== 'provider')
-      gateway = await runGatewayBench({ duration: o.duration, warmup: o.warmup, connections: o.connections, sessions: o.sessions, memoryRequests: o.memoryRequests, latencyConnections: o.latencyConnections, redisUrl: redis.url, log });
+      gateway = await runGatewayBench({ duration: o.duration, warmup: o.warmup, connections: o.connections, sessions: o.sessions, memoryRequests: o.memoryRequests, latencyConnections: o.latencyConnections, redisUrl: redis.url, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}), log });
   } finally {
     await redis?.stop();
   }
@@ -90,7 +95,7 @@ async function main(): Promise<void> {
     ...(gateway ? ['## Gateway (issue 3)', '', ...gatewayReport(gateway), ''] : []),
   ].join('\n');
   process.stdout.write(`${md}\n`);
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(`${o.out}.md`, md);
   writeFileSync(`${o.out}.json`, JSON.stringify({ machine, command, provider, gateway }, null, 2));
   log(`written: ${o.out}.md, ${o.out}.json`);

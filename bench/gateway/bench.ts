@@ -37,6 +37,8 @@ export interface GatewayBenchOptions {
   /** connections of the light-load latency runs of (b) and (c) */
   latencyConnections: number;
   redisUrl: string;
+  /** write a V8 CPU profile of the menshen gateway process here (node --cpu-prof) */
+  cpuProfDir?: string;
   log?: (line: string) => void;
 }
 
@@ -59,7 +61,7 @@ interface MemoryFigures {
 }
 
 export interface GatewayBenchResult {
-  options: Omit<GatewayBenchOptions, 'log' | 'redisUrl'>;
+  options: Omit<GatewayBenchOptions, 'log' | 'redisUrl' | 'cpuProfDir'>;
   scenarios: Scenario[];
   throughput: { ratio: number; pass: boolean };
   p99: { deltaMs: number; pass: boolean };
@@ -133,7 +135,7 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<GatewayBe
     };
     const [bare, gateway] = await Promise.all([
       start('bare-proxy-server.ts', { upstream: upstream.ready.url }),
-      start('menshen-gateway-server.ts', gwOptions, ['--expose-gc']),
+      start('menshen-gateway-server.ts', gwOptions, ['--expose-gc', ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [])]),
     ]);
     writerReady = start('session-writer.ts', {
       redisUrl: o.redisUrl,

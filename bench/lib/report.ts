@@ -1,6 +1,6 @@
 /** Plain-text pieces of the benchmark report: the machine, markdown tables, number formats. */
 import { execFileSync } from 'node:child_process';
-import { cpus, totalmem, platform, release } from 'node:os';
+import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 
 export interface MachineInfo {
   date: string;
@@ -11,6 +11,8 @@ export interface MachineInfo {
   node: string;
   redis: string;
   commit: string;
+  /** 1-minute load average when the run started: other work on the machine skews every number */
+  loadAtStart: number;
 }
 
 function quiet(cmd: string, args: string[]): string {
@@ -33,6 +35,7 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     redis,
     commit: quiet('git', ['rev-parse', '--short', 'HEAD']) + dirty,
+    loadAtStart: loadavg()[0]!,
   };
 }
 
@@ -41,6 +44,7 @@ export function machineLines(m: MachineInfo): string[] {
     `- date: ${m.date}`,
     `- machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, ${m.os}`,
     `- Node ${m.node}, redis-server ${m.redis}, menshen commit ${m.commit}`,
+    `- load average (1 min) at start: ${m.loadAtStart.toFixed(2)}, at end: ${loadavg()[0]!.toFixed(2)}${m.loadAtStart > 0.5 * m.cores ? ' (the machine was busy with other work: treat the numbers as rough)' : ''}`,
   ];
 }
 

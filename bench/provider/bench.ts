@@ -23,6 +23,8 @@ export interface ProviderBenchOptions {
   connections: number;
   /** also measure menshen on this Redis (a separate row; the goal compares the memory stores) */
   redisUrl?: string;
+  /** write V8 CPU profiles of the menshen servers here (node --cpu-prof) */
+  cpuProfDir?: string;
   log?: (line: string) => void;
 }
 
@@ -39,7 +41,7 @@ export interface ProviderRow {
 }
 
 export interface ProviderBenchResult {
-  options: Omit<ProviderBenchOptions, 'log' | 'redisUrl'> & { redis: boolean };
+  options: Omit<ProviderBenchOptions, 'log' | 'redisUrl' | 'cpuProfDir'> & { redis: boolean };
   rows: ProviderRow[];
   /** per grant: menshen (memory) req/s ÷ oidc-provider req/s */
   ratios: Array<{ grant: GrantKind; ratio: number; pass: boolean }>;
@@ -127,7 +129,8 @@ export async function runProviderBench(o: ProviderBenchOptions): Promise<Provide
     ];
     const started = await Promise.allSettled(
       sides.map(async ([side, file, options]) => {
-        const child = await startChild<ProviderReady>(script(file), options);
+        const profile = o.cpuProfDir && side !== 'oidc-provider' ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+        const child = await startChild<ProviderReady>(script(file), options, { execArgv: profile });
         servers.push({ side, child });
         return child;
       }),
