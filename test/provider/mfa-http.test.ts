@@ -36,6 +36,7 @@ provider:
       grants: [password]
   users:
     - { username: alice, passwordHash: "${TEST_PASSWORD_HASH}", phone: "+8615088888888", email: alice@example.com }
+    - { username: bob, passwordHash: "${TEST_PASSWORD_HASH}", phone: "+8615099999999" }
 `;
 }
 
@@ -327,4 +328,35 @@ t.test('login page SMS step: resend limit, gateway failure and an empty code are
   t.match(empty.html, 'Enter the code from the SMS');
   const unknown = await fetch(`${fx.idp}/login/sms?p_state=${'B'.repeat(43)}`);
   t.equal(unknown.status, 400, 'an unknown p_state');
+});
+
+t.test('login page: another user at the same p_state gets nothing of the first one\'s SMS step', async (t) => {
+  const fx = await boot(t);
+  const { smsUrl, jar } = await toSmsStep(fx);
+  const aliceHtml = await (await fetch(smsUrl, { headers: { cookie: jar.header() } })).text();
+  const aliceCode = fx.hook.last().code;
+  t.equal(fx.hook.last().phone, '+8615088888888');
+  // Back to the password form of the same interaction, now as bob (whose password the attacker knows).
+  const loginHtml = await (await fetch(`${fx.idp}/login?p_state=${encodeURIComponent(hidden(aliceHtml, 'p_state'))}`, { headers: { cookie: jar.header() } })).text();
+  const post = form({ p_state: hidden(loginHtml, 'p_state'), csrf: hidden(loginHtml, 'csrf'), username: 'bob', password: TEST_PASSWORD });
+  const r = await fetch(`${fx.idp}/login`, { ...post, redirect: 'manual', headers: { ...post.headers, cookie: jar.header() } });
+  t.equal(r.status, 303);
+  const bobPage = await fetch(new URL(r.headers.get('location')!, fx.idp), { headers: { cookie: jar.header() } });
+  const bobHtml = await bobPage.text();
+  t.equal(fx.hook.messages.length, 2, "bob's step sends its own code at once (alice's resend interval does not apply)");
+  t.equal(fx.hook.last().phone, '+8615099999999');
+  t.match(bobHtml, '+86150****9999');
+  if (aliceCode !== fx.hook.last().code) {
+    const withAlice = await postSms(fx, jar, bobHtml, '/login/sms', { code: aliceCode });
+    t.equal(withAlice.status, 400, "alice's code does not sign bob in");
+    t.match(withAlice.html, 'Wrong code. 4 attempts left', "and bob's count starts fresh");
+  }
+  const ok = await postSms(fx, jar, bobHtml, '/login/sms', { code: fx.hook.last().code });
+  t.equal(ok.status, 303);
+  const code = new URL(ok.location!).searchParams.get('code')!;
+  const tokens = await call(`${fx.idp}/oauth2/token`, form({ grant_type: 'authorization_code', code, redirect_uri: CB, client_id: 'eiam', client_secret: SECRET }));
+  const claims = JSON.parse(Buffer.from(String(tokens.json!.id_token).split('.')[1]!, 'base64url').toString()) as { sub: string };
+  const bobInfo = await call(`${fx.idp}/userinfo`, { headers: { authorization: `Bearer ${String(tokens.json!.access_token)}` } });
+  t.equal(bobInfo.json!.sub, claims.sub);
+  t.ok(claims.sub, 'signed in');
 });

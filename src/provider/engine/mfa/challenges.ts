@@ -17,6 +17,8 @@ import { epochSeconds, type Clock } from '../../../clock.js';
 import { hashHandle, randomHandle, safeEqual } from '../../../crypto/secrets.js';
 
 export interface Challenge {
+  /** the user the code was sent to: a challenge never serves another user's login */
+  readonly uid: string;
   /** sha256(oob_code) */
   readonly oob: string;
   /** sha256(oob_code ":" digits) */
@@ -49,9 +51,10 @@ export class Challenges {
    * login page uses its p_state, which the browser carries anyway). Valid for `ttlSeconds`, at
    * most the configured code lifetime. Nothing is stored until `save` (after the SMS went out).
    */
-  draw(ttlSeconds: number, oobCode: string = randomHandle()): NewChallenge {
+  draw(uid: string, ttlSeconds: number, oobCode: string = randomHandle()): NewChallenge {
     const digits = String(randomInt(0, 10 ** CODE_DIGITS)).padStart(CODE_DIGITS, '0');
     const challenge: Challenge = {
+      uid,
       oob: hashHandle(oobCode),
       code: hashHandle(`${oobCode}:${digits}`),
       exp: epochSeconds(this.clock) + Math.min(ttlSeconds, this.codeTtlSeconds),
@@ -64,9 +67,11 @@ export class Challenges {
     await this.store.set(`mfach:${pendingKey}`, JSON.stringify(challenge), Math.max(1, ttlSeconds));
   }
 
-  async get(pendingKey: string): Promise<Challenge | null> {
+  /** The live challenge of a pending login for this user (one sent to another user does not count). */
+  async get(pendingKey: string, uid: string): Promise<Challenge | null> {
     const raw = await this.store.get(`mfach:${pendingKey}`);
-    return raw ? (JSON.parse(raw) as Challenge) : null;
+    const challenge = raw ? (JSON.parse(raw) as Challenge) : null;
+    return challenge && challenge.uid === uid ? challenge : null;
   }
 
   /** Compares a presented oob_code and digits with the live challenge (constant time). */

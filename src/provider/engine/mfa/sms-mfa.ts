@@ -91,6 +91,13 @@ export class SmsMfa implements SecondFactor {
   }
 
   async beginInteraction(p: PendingInteractionLogin): Promise<string> {
+    // The same p_state may carry a second password login (the user went back to the form). If it
+    // is another user, nothing of the first one's SMS step may carry over: not its code, not its count.
+    const previous = await this.pending.get('interaction', p.interactionId);
+    if (previous && (previous.uid !== p.user.id || previous.phone !== p.user.phone)) {
+      const key = PendingLogins.key('interaction', p.interactionId);
+      if (key) await this.challenges.clear(key);
+    }
     await this.pending.create(p.interactionId, { kind: 'interaction', uid: p.user.id, cid: p.client.id, phone: p.user.phone! });
     return `${SMS_STEP_PATH}?p_state=${encodeURIComponent(p.interactionId)}`;
   }
@@ -107,9 +114,9 @@ export class SmsMfa implements SecondFactor {
     if (!key || !p || p.cid !== clientId) throw invalidCode('unknown, expired or foreign mfa_token');
     const { config, sender, clock, log } = this.deps;
     const lock = await this.challenges.lock(key, config.webhook.timeoutMs + 5000);
-    if (!lock) throw rateLimited(Math.max(1, config.resendInterval), 'a code is being sent');
+    if (!lock) throw rateLimited(Math.ceil(config.webhook.timeoutMs / 1000) + 1, 'a code is being sent');
     try {
-      const current = await this.challenges.get(key);
+      const current = await this.challenges.get(key, p.uid);
       const wait = current ? current.sentAt + config.resendInterval * 1000 - clock.now() : 0;
       if (wait > 0) throw rateLimited(Math.ceil(wait / 1000), 'sms resend too soon');
       const nextDay = await this.cap.take(p.phone);
@@ -118,7 +125,7 @@ export class SmsMfa implements SecondFactor {
         throw rateLimited(nextDay, 'daily sms limit reached');
       }
       const remaining = p.exp - epochSeconds(clock);
-      const fresh = this.challenges.draw(remaining, kind === 'interaction' ? handle : undefined);
+      const fresh = this.challenges.draw(p.uid, remaining, kind === 'interaction' ? handle : undefined);
       const expiresIn = fresh.challenge.exp - epochSeconds(clock);
       try {
         await sender.send({ phone: p.phone, code: fresh.digits, purpose: 'login', expiresIn });
@@ -146,7 +153,7 @@ export class SmsMfa implements SecondFactor {
     if (!key || !p || p.cid !== clientId) throw invalidCode('unknown, expired or foreign mfa_token');
     const { config, clock, log } = this.deps;
     const ttl = p.exp - epochSeconds(clock);
-    const [challenge, attempt] = await Promise.all([this.challenges.get(key), this.challenges.attempt(key, ttl)]);
+    const [challenge, attempt] = await Promise.all([this.challenges.get(key, p.uid), this.challenges.attempt(key, ttl)]);
     if (attempt > config.maxAttempts) {
       await this.endLogin(kind, handle, key);
       throw invalidCode('too many wrong codes: login ended');
@@ -173,7 +180,7 @@ export class SmsMfa implements SecondFactor {
     const key = PendingLogins.key('interaction', handle);
     const p = key ? await this.pending.get('interaction', handle) : null;
     if (!key || !p || p.cid !== clientId) return null;
-    const [challenge, attempts] = await Promise.all([this.challenges.get(key), this.challenges.attempts(key)]);
+    const [challenge, attempts] = await Promise.all([this.challenges.get(key, p.uid), this.challenges.attempts(key)]);
     const wait = challenge ? challenge.sentAt + this.deps.config.resendInterval * 1000 - this.deps.clock.now() : 0;
     return {
       pending: p,
