@@ -15,7 +15,7 @@ const SECRET = 'eiam-secret-0123456789abcdef';
 const CB = 'http://127.0.0.1:9/cb';
 const JSON_UTF8 = 'application/json;charset=UTF-8';
 
-function yaml(hookUrl: string): string {
+function yaml(hookUrl: string, smsExtra = ''): string {
   return `
 store: { type: memory }
 provider:
@@ -25,6 +25,7 @@ provider:
       enabled: true
       sender: webhook
       webhook: { url: "${hookUrl}", timeoutMs: 300 }
+${smsExtra}
   clients:
     - clientId: eiam
       clientSecret: ${SECRET}
@@ -46,10 +47,10 @@ interface Fx {
   clock: ManualClock;
 }
 
-async function boot(t: Test): Promise<Fx> {
+async function boot(t: Test, smsExtra = ''): Promise<Fx> {
   const hook = await startSmsWebhook(t);
   const clock = new ManualClock();
-  const app = await startApp(t, yaml(hook.url), { clock });
+  const app = await startApp(t, yaml(hook.url, smsExtra), { clock });
   return { idp: `${app.base}/idp`, hook, clock };
 }
 
@@ -359,4 +360,19 @@ t.test('login page: another user at the same p_state gets nothing of the first o
   const bobInfo = await call(`${fx.idp}/userinfo`, { headers: { authorization: `Bearer ${String(tokens.json!.access_token)}` } });
   t.equal(bobInfo.json!.sub, claims.sub);
   t.ok(claims.sub, 'signed in');
+});
+
+t.test('the daily cap per phone over HTTP', async (t) => {
+  const fx = await boot(t, '      dailyLimit: 1');
+  const first = await mfaToken(t, fx);
+  t.equal((await challenge(fx, { client_id: 'eiam', mfa_token: first, challenge_type: 'oob' })).status, 200);
+  const second = await mfaToken(t, fx);
+  const capped = await challenge(fx, { client_id: 'eiam', mfa_token: second, challenge_type: 'oob' });
+  t.equal(capped.status, 429);
+  t.equal(capped.text, '{"error":"too_many_requests","error_description":"daily sms limit reached"}');
+  t.ok(Number(capped.headers.get('retry-after')) > 0 && Number(capped.headers.get('retry-after')) <= 86400, 'Retry-After: until the next day');
+  t.equal(fx.hook.messages.length, 1);
+  fx.clock.advance(86_400_000);
+  const third = await mfaToken(t, fx);
+  t.equal((await challenge(fx, { client_id: 'eiam', mfa_token: third, challenge_type: 'oob' })).status, 200, 'the next day');
 });
