@@ -6,7 +6,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StoreUnavailableError } from '../store/store.js';
-import type { Metrics } from '../ops/metrics.js';
 
 export abstract class GatewayError extends Error {
   abstract readonly status: number;
@@ -118,7 +117,6 @@ export function htmlPage(status: number, message: string, link?: { href: string;
 }
 
 export interface ErrorDeps {
-  metrics: Metrics;
   /** Starts a login for a browser and replies with the redirect (login.ts). */
   startLogin(req: FastifyRequest, reply: FastifyReply, returnTo: string): Promise<FastifyReply>;
 }
@@ -153,7 +151,6 @@ export async function sendGatewayError(err: unknown, req: FastifyRequest, reply:
   if (err instanceof GatewayError) {
     gwErr = err;
   } else if (err instanceof StoreUnavailableError) {
-    deps.metrics.storeErrors.inc();
     req.log.error({ cause: (err.cause as Error | undefined)?.message }, 'session store unavailable: failing closed');
     gwErr = new SessionStoreUnavailable({ cause: err.cause });
   } else if (isClientError(err)) {

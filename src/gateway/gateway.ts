@@ -83,7 +83,6 @@ export function buildGateway(app: FastifyInstance): Gateway {
     rp,
     bearer: { enabled: config.bearer.enabled, audiences: [config.oidc.clientId, ...config.bearer.audiences] },
     onBackgroundError: (err) => {
-      metrics.storeErrors.inc();
       app.log.warn({ err: (err as Error).message }, 'sliding the session idle window failed');
     },
   });
@@ -113,7 +112,7 @@ export function buildGateway(app: FastifyInstance): Gateway {
     auth,
     login,
     assertions,
-    errors: { metrics, startLogin: (req, reply, returnTo) => login.start(req, reply, returnTo) },
+    errors: { startLogin: (req, reply, returnTo) => login.start(req, reply, returnTo) },
     kv,
     clock,
     metrics,

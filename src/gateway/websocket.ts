@@ -57,8 +57,8 @@ export class WebsocketProxy {
     socket.on('error', () => socket.destroy());
     this.upgrade(req, socket, head).catch((err: unknown) => {
       const { status, message } = statusOf(err);
-      if (err instanceof StoreUnavailableError) this.gw.metrics.storeErrors.inc();
-      else if (status === 500) this.log.error({ err }, 'websocket upgrade failed');
+      // Store failures are counted by the metered store (ops/metered-store.ts).
+      if (status === 500) this.log.error({ err }, 'websocket upgrade failed');
       refuse(socket, status, message);
     });
   };
