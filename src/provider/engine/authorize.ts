@@ -53,6 +53,8 @@ export interface AuthorizationRequest {
   readonly issuer: string;
   /** DialectProfile.dialect of the authorize endpoint, recorded with the code */
   readonly dialect?: string;
+  /** `token`: EIAM's implicit flow (engine/implicit.ts) answers with an access token; absent: a code */
+  readonly responseType?: 'token';
 }
 
 const MAX_PARAM = 2048;
@@ -98,15 +100,32 @@ export function parseAuthorizationRequest(
   redirect: { redirectUri: string; redirectUriSent: boolean },
   profile: DialectProfile,
   params: Params,
+  responseType: 'code' | 'token' = 'code',
 ): AuthorizationRequest {
+  const implicit = responseType === 'token';
   const requested = parseScope(bounded(params, 'scope'));
-  // CIAM: scope is required and fixed `openid`; EIAM: must start with openid for OIDC apps (T1).
-  if (!requested.includes('openid')) throw new ProviderError('invalid_scope', 'scope must include openid', { param: 'scope' });
-  const scope = grantableScopes(client, requested);
+  let scope: string[];
+  if (implicit) {
+    // EIAM OAuth2 apps (1442/62417) need no openid; absent, `openid` as the password grant does,
+    // so the token reaches userinfo.
+    scope = grantableScopes(client, requested.length ? requested : ['openid']);
+    if (!scope.length) throw new ProviderError('invalid_scope', 'no requested scope is allowed', { param: 'scope' });
+  } else {
+    // CIAM: scope is required and fixed `openid`; EIAM: must start with openid for OIDC apps (T1).
+    if (!requested.includes('openid')) throw new ProviderError('invalid_scope', 'scope must include openid', { param: 'scope' });
+    scope = grantableScopes(client, requested);
+  }
 
   let pkce: AuthorizationRequest['pkce'];
   const challenge = bounded(params, 'code_challenge', 256);
-  if (challenge !== undefined) {
+  if (implicit) {
+    // No code, so nothing for a verifier to prove; a challenge here means a confused client.
+    if (challenge !== undefined || params.code_challenge_method)
+      throw invalid('code_challenge', 'code_challenge is not used with response_type=token');
+    // Tokens only ever travel in the fragment (engine/implicit.ts).
+    const mode = bounded(params, 'response_mode', 32);
+    if (mode !== undefined && mode !== 'fragment') throw invalid('response_mode', 'response_type=token answers in the fragment only');
+  } else if (challenge !== undefined) {
     const method = checkChallenge(challenge, bounded(params, 'code_challenge_method', 16), profile.pkceMethods);
     pkce = { challenge, method };
   } else if (params.code_challenge_method) {
@@ -140,6 +159,7 @@ export function parseAuthorizationRequest(
     ...(bounded(params, 'login_hint', 256) !== undefined ? { loginHint: params.login_hint! } : {}),
     issuer: profile.issuer,
     ...(profile.dialect !== undefined ? { dialect: profile.dialect } : {}),
+    ...(implicit ? { responseType: 'token' as const } : {}),
   };
 }
 

@@ -21,7 +21,8 @@
  *   engine.exchange(type, ctx)              run a registered grant -> TokenResponse
  *   engine.issueTokens(req)                 mint access (+ refresh, + id) tokens for a user or client
  *   engine.authorizeDecision(request, cookie) -> issue now (SSO session) | login page | login_required
- *   engine.issueCode(request, session)      -> redirect URL with code (+ state)
+ *   engine.issueCode(request, session)      -> redirect URL with code (+ state); implicit requests
+ *                                           (EIAM response_type=token): the token in the fragment
  *   engine.beginLogin(request)              park an authorize request for the login page (p_state)
  *   engine.completeLogin(ix, user, amr, previousCookie) -> { redirectTo, cookie } (new SSO session)
  *   engine.validateAccessToken(token)       -> { record, user } | null (revocation-aware)
@@ -53,6 +54,7 @@ import { passwordGrant } from './grants/password.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import { tokenExchangeGrant } from './grants/token-exchange.js';
 import { IdTokens } from './id-tokens.js';
+import { issueImplicit } from './implicit.js';
 import { Interactions, type Interaction } from './interactions.js';
 import { Logout, SessionIndex, type EngineLogger } from './logout.js';
 import { AuthSources, PasswordLogin } from './password-login.js';
@@ -266,10 +268,12 @@ export class Engine {
     return u && u.status === 'active' ? u : null;
   }
 
-  /** Issues a code under a live SSO session and returns the redirect to the client. */
+  /** Issues a code (implicit: an access token) under a live SSO session; returns the redirect to the client. */
   async issueCode(request: AuthorizationRequest, session: SsoSession): Promise<string> {
     const user = await this.activeUser(session.userId);
     if (!user) throw new ProviderError('login_required', 'login required');
+    // EIAM's implicit flow answers with the access token itself, after a login page too.
+    if (request.responseType === 'token') return issueImplicit(this, request, user, session);
     const [code] = await Promise.all([
       this.codes.issue({
         cid: request.clientId,

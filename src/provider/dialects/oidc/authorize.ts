@@ -3,15 +3,14 @@
  * never redirected (RFC 6749 §4.1.2.1): CIAM shows a 400 page (its documented bare 400), EIAM answers
  * its documented 400 JSON. Everything else goes back to the redirect URI. With a live provider SSO
  * session the code is issued at once; otherwise the browser goes to the login page with `p_state`.
+ * EIAM alone also serves `response_type=token` (implicit, 1442/62417) to clients that list the
+ * `implicit` grant: the access token and any later error travel in the fragment (engine/implicit.ts
+ * says why not the query EIAM's page shows).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  checkResponseType,
-  parseAuthorizationRequest,
-  redirectWith,
-  resolveClientAndRedirect,
-} from '../../engine/authorize.js';
+import { parseAuthorizationRequest, redirectWith, resolveClientAndRedirect } from '../../engine/authorize.js';
 import { isProviderError, type ProviderError } from '../../engine/errors.js';
+import { fragmentWith, responseTypeOf } from '../../engine/implicit.js';
 import { SSO_COOKIE, readCookie } from './cookies.js';
 import { redirectError, toWire } from './errors.js';
 import type { Family } from './families.js';
@@ -36,24 +35,28 @@ export function authorizeRoutes(app: FastifyInstance, ctx: DialectContext, famil
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     let params: Record<string, string>;
     let target: ReturnType<typeof resolveClientAndRedirect>;
+    let responseType: 'code' | 'token';
     try {
       params = collectParams(req, { query: true, body: req.method === 'POST' });
       target = resolveClientAndRedirect(engine.clients, family.profile, params);
-      checkResponseType(target.client, params);
+      responseType = responseTypeOf(target.client, params, family.name === 'eiam');
     } catch (err) {
       if (isProviderError(err)) return refuse(req, reply, family, err);
       throw err;
     }
     const state = params.state !== undefined && params.state.length <= 2048 ? params.state : undefined;
+    // A redirect carrying an access token must not be stored by any cache (RFC 6749 §4.2.2, §10.3).
+    if (responseType === 'token') reply.header('cache-control', 'no-store');
     try {
-      const request = parseAuthorizationRequest(target.client, target, family.profile, params);
+      const request = parseAuthorizationRequest(target.client, target, family.profile, params, responseType);
       const decision = await engine.authorizeDecision(request, readCookie(req.headers.cookie, SSO_COOKIE));
       if (decision.action === 'issue') return reply.redirect(await engine.issueCode(request, decision.session), 302);
       const ix = await engine.beginLogin(request);
       return reply.redirect(loginPath(ctx, ix.id), 302);
     } catch (err) {
       if (!isProviderError(err)) throw err;
-      return reply.redirect(redirectWith(target.redirectUri, { ...redirectError(err), state }), 302);
+      const back = responseType === 'token' ? fragmentWith : redirectWith; // §4.2.2.1 / §4.1.2.1
+      return reply.redirect(back(target.redirectUri, { ...redirectError(err), state }), 302);
     }
   };
   app.get(family.paths.authorize, handler);

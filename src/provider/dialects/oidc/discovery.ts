@@ -17,6 +17,8 @@ export function discoveryDocument(ctx: DialectContext, family: Family): Record<s
   const u = family.url;
   const authMethods = ['client_secret_basic', 'client_secret_post', 'none'];
   const scopes = [...new Set([...OIDC_SCOPES, ...engine.clients.all().flatMap((c) => c.scopes)])];
+  // EIAM serves the implicit flow to the clients that list it (engine/implicit.ts); CIAM never.
+  const implicit = family.name === 'eiam' && engine.clients.all().some((c) => c.grants.has('implicit'));
   return {
     issuer: family.profile.issuer,
     authorization_endpoint: u(family.paths.authorize),
@@ -26,8 +28,8 @@ export function discoveryDocument(ctx: DialectContext, family: Family): Record<s
     end_session_endpoint: u(family.paths.logout),
     revocation_endpoint: u(family.paths.revoke),
     introspection_endpoint: u(family.paths.introspect),
-    response_types_supported: ['code'],
-    response_modes_supported: ['query'],
+    response_types_supported: implicit ? ['code', 'token'] : ['code'],
+    response_modes_supported: implicit ? ['query', 'fragment'] : ['query'],
     grant_types_supported: engine.grants.types(),
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: engine.keys.algs,
