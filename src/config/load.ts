@@ -67,7 +67,7 @@ export function configFromObject(raw: unknown, env: NodeJS.ProcessEnv = process.
   for (const e of Value.Errors(ConfigSchema, withDefaults)) {
     // Union errors repeat once per branch; keep the first message per path.
     const path = pointerToPath(e.path);
-    if (!problems.some((p) => p.path === path)) problems.push({ path, message: e.message.toLowerCase() });
+    if (!problems.some((p) => p.path === path)) problems.push({ path, message: describeError(e.schema, e.message) });
   }
   // Semantic checks assume the schema's types; with schema errors they run best-effort so that
   // one run still lists as many problems as possible.
@@ -99,6 +99,14 @@ export function configFromYaml(text: string, env: NodeJS.ProcessEnv = process.en
     throw new ConfigError([{ path: '(yaml)', message: (err as Error).message.split('\n')[0]! }]);
   }
   return configFromObject(raw, env);
+}
+
+/** A choice of literals reads better as its allowed values than as TypeBox's "expected union value". */
+function describeError(schema: unknown, message: string): string {
+  const anyOf = (schema as { anyOf?: Array<{ const?: unknown }> }).anyOf;
+  if (anyOf?.length && anyOf.every((s) => s.const !== undefined))
+    return `must be one of: ${anyOf.map((s) => String(s.const)).join(', ')}`;
+  return message.toLowerCase();
 }
 
 function deepFreeze<T>(o: T): T {

@@ -77,7 +77,6 @@ export const providerPlugin = fp(
         }
         scoped.setErrorHandler((err: FastifyError, req, reply) => {
           if (err instanceof StoreUnavailableError) {
-            metrics.storeErrors.inc();
             req.log.error({ err: err.cause }, 'store unavailable');
             return reply.code(503).type(JSON_TYPE).send(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'store unavailable' }));
           }

@@ -106,3 +106,7 @@ gateway:
   t.ok(problems.includes('gateway.routes[0].headers.Bad Header: header name is not a valid HTTP header name'));
   t.ok(problems.includes('gateway.routes[0].headers.Host: header name is reserved by HTTP and cannot carry identity'));
 });
+
+t.test('a choice lists its allowed values', async (t) => {
+  t.same(problemsOf('store: { type: mongo }\n'), ['store.type: must be one of: memory, redis']);
+});

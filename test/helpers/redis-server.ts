@@ -74,7 +74,7 @@ export async function startRedis(extraArgs: string[] = [], port?: number): Promi
   };
   const kill = () =>
     new Promise<void>((resolve) => {
-      if (!proc || proc.exitCode !== null) return resolve();
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return resolve();
       proc.once('exit', () => resolve());
       proc.kill('SIGKILL');
     });
