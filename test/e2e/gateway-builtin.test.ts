@@ -42,6 +42,10 @@ t.test('login at the built-in provider: identity upstream, policy, in-process ba
   t.match(h.authorization, /^Bearer /, 'passAccessToken');
   t.notOk(String(h.cookie ?? '').includes('menshen'), "neither the gateway's nor the provider's cookies reach the app");
 
+  const id = alice.cookie(gw.base, 'menshen')!.split('.')[0]!;
+  const stored = (await gw.store.get(`gw:sess:{${id}}`))!;
+  t.ok(stored.length <= 3072, `a session with RS256 access and id tokens is ≤ 3 KB in Redis (${stored.length} bytes)`);
+
   const bob = new Browser();
   const denied = await signIn(bob, `${gw.base}/reports`, 'bob');
   t.equal(denied.status, 403, 'bob is not staff');

@@ -1,7 +1,7 @@
 /**
  * Gateway sessions in the KvStore, oauth2-proxy's ticket model (gateway-lessons §5.1, DESIGN §4):
- * the cookie carries `id.secret`; the store holds `gw:sess:{id}` = AES-256-GCM(JSON) under a key
- * derived (HKDF) from the secret, with the id as associated data. The secret never reaches the
+ * the cookie carries `id.secret`; the store holds `gw:sess:{id}` = AES-256-GCM(deflated JSON) under
+ * a key derived (HKDF) from the secret, with the id as associated data (sealed-json.ts). The secret never reaches the
  * store, so a Redis dump alone reveals no token.
  *
  * Expiry: the absolute deadline is sealed inside the value and checked (with the injected clock)
@@ -13,7 +13,8 @@
  * Indexes for back-channel logout: `gw:psid:{provider sid}` and `gw:sub:{sub}` -> session ids.
  * The session, its refresh lock and its refresh marker share the `{id}` hash tag (one Cluster slot).
  */
-import { deriveKey, seal, unseal } from '../../crypto/seal.js';
+import { deriveKey } from '../../crypto/seal.js';
+import { sealJson, unsealJson } from './sealed-json.js';
 import { randomHandle } from '../../crypto/secrets.js';
 import { epochSeconds, type Clock } from '../../clock.js';
 import type { KvStore } from '../../store/store.js';
@@ -23,7 +24,7 @@ import type { Session, SessionData } from './session.js';
 export const SLIDE_INTERVAL_SECONDS = 60;
 /** Bound on the in-process "last slid" map; beyond it the map starts over (costs an extra EXPIRE). */
 const MAX_TRACKED_SLIDES = 50_000;
-const SEAL_INFO = 'menshen gateway session v1';
+const SEAL_INFO = 'menshen gateway session v2';
 
 export const sessionKey = (id: string) => `gw:sess:{${id}}`;
 export const refreshLockKey = (id: string) => `gw:lock:{${id}}`;
@@ -69,7 +70,7 @@ export class SessionStore {
   }
 
   private async write(session: Session): Promise<void> {
-    const box = seal(JSON.stringify(session.data), this.keyFor(session.secret), session.id);
+    const box = sealJson(session.data, this.keyFor(session.secret), session.id);
     await this.kv.set(sessionKey(session.id), box, this.keyTtl(session.data));
     this.slidAt.set(session.id, this.clock.now());
   }
@@ -84,15 +85,9 @@ export class SessionStore {
   async load(ticket: SessionTicket): Promise<Session | null> {
     const box = await this.kv.get(sessionKey(ticket.id));
     if (box === null) return null;
-    const json = unseal(box, this.keyFor(ticket.secret), ticket.id);
-    if (json === null) return null; // a forged or stale secret: not this session's owner
-    let data: SessionData;
-    try {
-      data = JSON.parse(json) as SessionData;
-    } catch {
-      return null;
-    }
-    if (data.v !== 1 || typeof data.exp !== 'number') return null;
+    // null: a forged or stale secret, not this session's owner
+    const data = unsealJson(box, this.keyFor(ticket.secret), ticket.id) as SessionData | null;
+    if (!data || data.v !== 1 || typeof data.exp !== 'number') return null;
     if (data.exp <= epochSeconds(this.clock)) {
       await this.destroy({ ...ticket, data });
       return null;
