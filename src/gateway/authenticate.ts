@@ -22,6 +22,8 @@ export interface Authenticated {
   accessToken?: string;
   session?: Session;
   via: 'session' | 'bearer';
+  /** Set-Cookie re-issuing a session cookie that was signed with a rotated-out secret. */
+  renewCookie?: string;
 }
 
 export interface AuthenticatorDeps {
@@ -49,7 +51,7 @@ export class Authenticator {
 
   /** The caller's identity, or null when there is none (a lost or garbage cookie is "none", never an error). */
   async authenticate(headers: { cookie?: string | undefined; authorization?: string | undefined }): Promise<Authenticated | null> {
-    const { ticket } = this.deps.cookies.read(headers.cookie);
+    const { ticket, renewTicket } = this.deps.cookies.read(headers.cookie);
     if (ticket) {
       const loaded = await this.deps.sessions.load(ticket);
       const session = loaded && (await this.deps.refresher.ensureFresh(loaded));
@@ -61,6 +63,7 @@ export class Authenticator {
           ...(session.data.at ? { accessToken: session.data.at } : {}),
           session,
           via: 'session',
+          ...(renewTicket ? { renewCookie: this.deps.cookies.sessionCookie(session, session.data.exp - this.deps.sessions.nowSeconds()) } : {}),
         };
       }
     }

@@ -155,3 +155,22 @@ t.test('a network error on refresh keeps the session until its access token real
   const metrics = await stack.gw.app.menshen.metrics.registry.getSingleMetricAsString('menshen_session_refreshes_total');
   t.match(metrics, /outcome="error"}/);
 });
+
+t.test('a cookie signed with a rotated-out secret still works and is re-issued under the current one', async (t) => {
+  const NEW = 'the-new-cookie-secret-0123456789abcdef';
+  const stack = await startStack(t, { sessionSecret: [NEW, COOKIE_SECRET] });
+  await stack.browser.login(`${stack.base}/app/`, 'alice');
+  const ticket = ticketOf(stack, stack.browser);
+  t.ok(new Signer(NEW).unsign(ticket.value).valid, 'new cookies are signed with the first secret');
+  const oldSigned = new Signer(COOKIE_SECRET).sign(`${ticket.id}.${ticket.secret}`);
+  const res = await rawRequest(stack.base, '/app/set-cookie', { headers: { accept: 'application/json', cookie: `menshen=${oldSigned}` } });
+  t.equal(res.status, 200, 'the old signature still verifies');
+  const setCookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+  t.ok(setCookies.includes('app=1; Path=/'), "the app's own Set-Cookie passes");
+  const renewed = setCookies.find((c) => c.startsWith('menshen='));
+  t.ok(renewed, 're-issued');
+  t.ok(new Signer(NEW).unsign(renewed!.split(';')[0]!.slice('menshen='.length)).valid, 'signed with the current secret');
+  t.match(renewed, /Max-Age=\d+; HttpOnly; SameSite=Lax/);
+  const current = await rawRequest(stack.base, '/app/x', { headers: { accept: 'application/json', cookie: `menshen=${ticket.value}` } });
+  t.notOk(current.headers['set-cookie'], 'a current cookie is not re-issued');
+});

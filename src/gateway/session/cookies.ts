@@ -42,21 +42,28 @@ export class GatewayCookies {
     return [this.sessionName, this.loginName];
   }
 
-  private unsign(raw: string | undefined): string | null {
+  /** The signed value, and whether it was signed with a secret other than the first (re-sign it). */
+  private unsign(raw: string | undefined): { value: string; renew: boolean } | null {
     if (!raw) return null;
     try {
       const r = this.signer.unsign(raw);
-      return r.valid && r.value !== null ? r.value : null;
+      return r.valid ? { value: r.value, renew: r.renew } : null;
     } catch {
       return null;
     }
   }
 
-  /** Both cookies from a Cookie header; anything unsigned, forged or malformed reads as absent. */
-  read(cookieHeader: string | undefined): { ticket: SessionTicket | null; pendingLogins: string[] } {
-    if (!cookieHeader) return { ticket: null, pendingLogins: [] };
+  /**
+   * Both cookies from a Cookie header; anything unsigned, forged or malformed reads as absent.
+   * `renewTicket`: the ticket verified under an older secret, so the caller re-issues the cookie
+   * signed with the current one (completing a secret rotation as users come back).
+   */
+  read(cookieHeader: string | undefined): { ticket: SessionTicket | null; renewTicket: boolean; pendingLogins: string[] } {
+    if (!cookieHeader) return { ticket: null, renewTicket: false, pendingLogins: [] };
     const jar = readCookies(cookieHeader, this.names);
-    return { ticket: this.parseTicket(this.unsign(jar.get(this.sessionName))), pendingLogins: this.parseLogins(this.unsign(jar.get(this.loginName))) };
+    const session = this.unsign(jar.get(this.sessionName));
+    const ticket = this.parseTicket(session?.value ?? null);
+    return { ticket, renewTicket: ticket !== null && session!.renew, pendingLogins: this.parseLogins(this.unsign(jar.get(this.loginName))?.value ?? null) };
   }
 
   private parseTicket(value: string | null): SessionTicket | null {

@@ -47,6 +47,10 @@ export class SessionStore {
     private readonly times: SessionTimes,
   ) {}
 
+  nowSeconds(): number {
+    return epochSeconds(this.clock);
+  }
+
   private keyFor(secret: string): Buffer {
     return deriveKey(secret, SEAL_INFO);
   }

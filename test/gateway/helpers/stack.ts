@@ -65,6 +65,8 @@ export interface GatewayYamlOptions {
   /** Extra YAML under `gateway:` (indented 2 spaces). */
   gateway?: string;
   refreshBefore?: number;
+  /** gateway.session.secret; default COOKIE_SECRET. */
+  sessionSecret?: string | string[];
 }
 
 export function gatewayYaml(o: GatewayYamlOptions): string {
@@ -83,7 +85,7 @@ gateway:
     clientSecret: ${o.issuer.clientSecret}
     scopes: [openid, profile, email, groups, offline_access]
   session:
-    secret: ${COOKIE_SECRET}
+    secret: ${JSON.stringify(o.sessionSecret ?? COOKIE_SECRET)}
     refreshBefore: ${o.refreshBefore ?? 60}
 ${o.gateway ?? ''}
   routes:
