@@ -6,6 +6,7 @@
  *   npm run bench                                   everything, defaults below
  *   npm run bench -- --only provider                issue 2 (token endpoint)
  *   npm run bench -- --only gateway                 issue 3 (proxy hot path, Redis bytes, RSS)
+ *   npm run bench -- --rounds 4                     measured seconds split into 4 interleaved rounds (default 2)
  *   npm run bench -- --duration 20 --connections 100 --sessions 100000 --memory-requests 100000
  *   npm run bench -- --no-redis-provider            skip the extra menshen-on-Redis provider rows
  *   npm run bench -- --cpu-prof /tmp/prof           V8 CPU profiles of the menshen processes (open in Chrome DevTools)
@@ -18,7 +19,7 @@ import { machineInfo, machineLines } from './lib/report.js';
 import { providerReport, runProviderBench, type ProviderBenchResult } from './provider/bench.js';
 import { gatewayReport, runGatewayBench, type GatewayBenchResult } from './gateway/bench.js';
 
-const DEFAULTS = { duration: 10, warmup: 2, connections: 50, sessions: 100_000, memoryRequests: 50_000, latencyConnections: 4 };
+const DEFAULTS = { duration: 10, warmup: 2, rounds: 2, connections: 50, sessions: 100_000, memoryRequests: 50_000, latencyConnections: 4 };
 
 class UsageError extends Error {}
 
@@ -28,6 +29,7 @@ function options() {
       only: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
       connections: { type: 'string' },
       sessions: { type: 'string' },
       'memory-requests': { type: 'string' },
@@ -48,7 +50,8 @@ function options() {
   return {
     only: values.only as 'provider' | 'gateway' | undefined,
     duration: num('duration', values.duration, DEFAULTS.duration, 1),
-    warmup: num('warmup', values.warmup, DEFAULTS.warmup, 1),
+    warmup: num('warmup', values.warmup, DEFAULTS.warmup, 0),
+    rounds: num('rounds', values.rounds, DEFAULTS.rounds, 1),
     connections: num('connections', values.connections, DEFAULTS.connections, 1),
     sessions: num('sessions', values.sessions, DEFAULTS.sessions, 1),
     memoryRequests: num('memory-requests', values['memory-requests'], DEFAULTS.memoryRequests, 1),
@@ -74,13 +77,14 @@ async function main(): Promise<void> {
       provider = await runProviderBench({
         duration: o.duration,
         warmup: o.warmup,
+        rounds: o.rounds,
         connections: o.connections,
         ...(o.redisProvider ? { redisUrl: redis.url } : {}),
         ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}),
         log,
       });
     if (o.only !== 'provider')
-      gateway = await runGatewayBench({ duration: o.duration, warmup: o.warmup, connections: o.connections, sessions: o.sessions, memoryRequests: o.memoryRequests, latencyConnections: o.latencyConnections, redisUrl: redis.url, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}), log });
+      gateway = await runGatewayBench({ duration: o.duration, warmup: o.warmup, rounds: o.rounds, connections: o.connections, sessions: o.sessions, memoryRequests: o.memoryRequests, latencyConnections: o.latencyConnections, redisUrl: redis.url, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}), log });
   } finally {
     await redis?.stop();
   }

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { generateJwkSet } from '../../src/crypto/keystore.js';
 import { TEST_PASSWORD, TEST_PASSWORD_HASH } from '../../test/helpers/app.js';
 import { startChild, type ChildServer } from '../lib/child.js';
-import { isClean, runLoad, type LoadResult } from '../lib/load.js';
+import { interleaved, isClean, runLoad, runLoadSample, type LoadResult, type LoadSample } from '../lib/load.js';
 import { int, mib, ms, pass, table } from '../lib/report.js';
 import { COOKIE_NAME, GW_USER, REQUEST_PATH, newRunSecrets, type GatewayServerOptions } from './fixture.js';
 import { loginThroughGateway } from './login.js';
@@ -29,6 +29,8 @@ export const RSS_GOAL_BYTES = 20 * 2 ** 20;
 export interface GatewayBenchOptions {
   duration: number;
   warmup: number;
+  /** the measured seconds are split into this many rounds, the scenarios interleaved */
+  rounds: number;
   connections: number;
   /** sessions written for the memory measurements */
   sessions: number;
@@ -156,33 +158,35 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<GatewayBe
       { id: 'b', name: '(b) bare @fastify/http-proxy, no auth', url: bare.ready.url, headers: {} },
       { id: 'c', name: '(c) menshen, Redis session, identity headers + assertion', url: gateway.ready.url, headers: { cookie } },
     ];
-    const scenarios: Scenario[] = [];
     const upstreamSeen: UpstreamCounts = { identified: 0, anonymous: 0 };
     let identityShort = false;
-    const measure = async (t: (typeof targets)[number], connections: number, warmup: number): Promise<LoadResult> => {
-      log(`gateway: ${t.name} (${connections} connections, ${warmup ? `${warmup} s warm-up + ` : ''}${o.duration} s)`);
-      const opts = { url: new URL(REQUEST_PATH, t.url).href, connections, headers: t.headers };
-      if (warmup) await runLoad({ ...opts, duration: warmup });
+    const sampleOf = async (t: (typeof targets)[number], connections: number, seconds: number): Promise<LoadSample> => {
       await upstream.call('counts');
-      const load = await runLoad({ ...opts, duration: o.duration });
+      const sample = await runLoadSample({ url: new URL(REQUEST_PATH, t.url).href, connections, duration: seconds, headers: t.headers });
       const seen = await upstream.call<UpstreamCounts>('counts');
       if (t.id === 'c') {
         upstreamSeen.identified += seen.identified;
         upstreamSeen.anonymous += seen.anonymous;
         // The upstream also counts requests still in flight when autocannon stopped: >= its total.
-        if (seen.identified < load.total) identityShort = true;
+        if (seen.identified < sample.times.length) identityShort = true;
       }
-      log(`  ${int(load.rps)} req/s, p50 ${ms(load.p50)} ms, p99 ${ms(load.p99)} ms, non-2xx ${load.non2xx}, errors ${load.errors}`);
-      return load;
+      return sample;
     };
-    for (const t of targets) scenarios.push({ id: t.id, name: t.name, load: await measure(t, o.connections, o.warmup) });
+    if (o.warmup > 0)
+      for (const t of targets) {
+        log(`gateway: warming up ${t.name} (${o.warmup} s)`);
+        await runLoad({ url: new URL(REQUEST_PATH, t.url).href, connections: o.connections, duration: o.warmup, headers: t.headers });
+      }
+    const perRound = o.duration / o.rounds;
+    log(`gateway: ${o.rounds} interleaved rounds of ${perRound} s per scenario, ${o.connections} connections`);
+    const loads = await interleaved(targets, o.rounds, (t) => sampleOf(t, o.connections, perRound));
+    const scenarios: Scenario[] = targets.map((t, i) => ({ id: t.id, name: t.name, load: loads[i]! }));
     // Under 50 closed-loop connections latency is mostly queueing (Little's law: connections ÷
     // throughput); a light load shows what the hop itself adds. Both are reported.
-    const light = {
-      connections: o.latencyConnections,
-      b: await measure(targets[1]!, o.latencyConnections, 0),
-      c: await measure(targets[2]!, o.latencyConnections, 0),
-    };
+    log(`gateway: (b) and (c) under a light load: ${o.rounds} interleaved rounds of ${perRound} s, ${o.latencyConnections} connections`);
+    const [lightB, lightC] = await interleaved([targets[1]!, targets[2]!], o.rounds, (t) => sampleOf(t, o.latencyConnections, perRound));
+    for (const s of scenarios) log(`  ${s.name}: ${int(s.load.rps)} req/s, p50 ${ms(s.load.p50)} ms, p99 ${ms(s.load.p99)} ms, non-2xx ${s.load.non2xx}, errors ${s.load.errors}`);
+    const light = { connections: o.latencyConnections, b: lightB!, c: lightC! };
     const b = scenarios.find((s) => s.id === 'b')!.load;
     const c = scenarios.find((s) => s.id === 'c')!.load;
     const identityOk = upstreamSeen.anonymous === 0 && !identityShort;
@@ -194,12 +198,23 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<GatewayBe
       deltaMs: light.c.p99 - light.b.p99,
       pass: isClean(light.b) && isClean(light.c) && identityOk && light.c.p99 - light.b.p99 <= P99_GOAL_MS,
     };
+    await Promise.all([bare.stop(), gateway.stop()]);
 
-    // Memory: the same number of requests on one session, then one per session across many.
+    // Memory: two fresh gateway processes (same config, same Redis) take the same number of
+    // requests: the first all on the one login session (the "empty" store), the second one per
+    // session across the bulk sessions. Only the number of sessions differs between them.
     const requestsPerPhase = Math.min(o.memoryRequests, o.sessions);
-    log(`gateway: ${int(requestsPerPhase)} requests on the one session (empty store baseline)`);
-    const emptyLoad = await runLoad({ url: new URL(REQUEST_PATH, gateway.ready.url).href, connections: o.connections, duration: 0, amount: requestsPerPhase, headers: { cookie } });
-    const empty = await memoryOf(gateway);
+    const memoryPhase = async (headers: { headers: Record<string, string> } | { headersFor: () => Record<string, string> }) => {
+      const g = await startChild(script('menshen-gateway-server.ts'), gwOptions, { execArgv: ['--expose-gc'] });
+      try {
+        const load = await runLoad({ url: new URL(REQUEST_PATH, g.ready.url).href, connections: o.connections, duration: 0, amount: requestsPerPhase, ...headers });
+        return { load, memory: await memoryOf(g) };
+      } finally {
+        await g.stop();
+      }
+    };
+    log(`gateway: memory, empty store: a fresh gateway, ${int(requestsPerPhase)} requests on the one session`);
+    const emptyPhase = await memoryPhase({ headers: { cookie } });
 
     const writer = await writerReady;
     const sessionKey = await writer.call<string>('keyOf', { cookie });
@@ -213,20 +228,14 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<GatewayBe
     const perSessionBytes = ((await usedMemory(redis)) - before) / cookies.length;
     await writer.stop();
 
-    log(`gateway: ${int(requestsPerPhase)} requests, one per session, across ${int(cookies.length)} sessions`);
+    log(`gateway: memory, ${int(cookies.length)} sessions: a fresh gateway, ${int(requestsPerPhase)} requests, each on another session`);
     let next = 0;
-    const fullLoad = await runLoad({
-      url: new URL(REQUEST_PATH, gateway.ready.url).href,
-      connections: o.connections,
-      duration: 0,
-      amount: requestsPerPhase,
-      headersFor: () => ({ cookie: cookies[next++ % cookies.length]! }),
-    });
-    const full = await memoryOf(gateway);
+    const fullPhase = await memoryPhase({ headersFor: () => ({ cookie: cookies[next++ % cookies.length]! }) });
+    const [empty, full, emptyLoad, fullLoad] = [emptyPhase.memory, fullPhase.memory, emptyPhase.load, fullPhase.load];
     const deltaBytes = full.rss - empty.rss;
 
     return {
-      options: { duration: o.duration, warmup: o.warmup, connections: o.connections, sessions: o.sessions, memoryRequests: requestsPerPhase, latencyConnections: o.latencyConnections },
+      options: { duration: o.duration, warmup: o.warmup, rounds: o.rounds, connections: o.connections, sessions: o.sessions, memoryRequests: requestsPerPhase, latencyConnections: o.latencyConnections },
       scenarios,
       throughput,
       p99,
@@ -257,7 +266,7 @@ export function gatewayReport(r: GatewayBenchResult): string[] {
   const c = r.scenarios.find((s) => s.id === 'c')!.load;
   const loadRow = (name: string, l: LoadResult) => [name, l.connections, int(l.rps), ms(l.p50), ms(l.p99), int(l.total), l.non2xx, l.errors + l.timeouts];
   return [
-    `GET ${REQUEST_PATH}, ${r.options.warmup} s warm-up (not recorded) + ${r.options.duration} s measured per row (the light-load rows follow the warmed-up runs); upstream, proxy and gateway each in their own process.`,
+    `GET ${REQUEST_PATH}; per scenario ${r.options.warmup} s warm-up (not recorded), then ${r.options.duration} s measured in ${r.options.rounds} rounds interleaved with the other scenarios (light-load rows: the same, after the others); upstream, proxy and gateway each in their own process.`,
     '',
     ...table(
       ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors'],
@@ -298,7 +307,7 @@ export function gatewayReport(r: GatewayBenchResult): string[] {
       .map(([k, v]) => `${k} ${int(v)} B`)
       .join(', ')}.`,
     '',
-    `Memory phases (each ${int(r.rss.requestsPerPhase)} requests through the same gateway process; ${int(r.redis.written)} sessions written in ${r.redis.writeSeconds.toFixed(1)} s by a separate process):`,
+    `Memory phases (each a fresh gateway process taking ${int(r.rss.requestsPerPhase)} requests, then RSS and heap read after a full GC; ${int(r.redis.written)} sessions written in ${r.redis.writeSeconds.toFixed(1)} s by a separate process):`,
     '',
     ...table(
       ['phase', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors'],

@@ -62,7 +62,10 @@ export interface LoadResult {
   timeouts: number;
   statusCounts: Record<string, number>;
   connections: number;
+  /** measured seconds, over every run merged into this result */
   durationSeconds: number;
+  /** how many autocannon runs were merged */
+  runs: number;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -71,7 +74,18 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[i]!;
 }
 
-export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+/** One autocannon run, unsummarised: what `summarize` merges across interleaved rounds. */
+export interface LoadSample {
+  times: Float64Array;
+  seconds: number;
+  connections: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCounts: Record<string, number>;
+}
+
+export async function runLoadSample(o: LoadOptions): Promise<LoadSample> {
   const target = new URL(o.url);
   const base: AutocannonRequest = {
     method: o.method ?? 'GET',
@@ -114,24 +128,71 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     });
   });
 
-  const sorted = times.subarray(0, n).sort();
-  let sum = 0;
-  for (const v of sorted) sum += v;
   const statusCounts: Record<string, number> = {};
-  for (const [code, s] of Object.entries(result.statusCodeStats)) statusCounts[code] = s.count;
+  for (const [code, st] of Object.entries(result.statusCodeStats)) statusCounts[code] = st.count;
   return {
-    rps: n / result.duration,
-    total: n,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    mean: n ? sum / n : NaN,
+    times: times.slice(0, n),
+    seconds: result.duration,
+    connections: o.connections,
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
     statusCounts,
-    connections: o.connections,
-    durationSeconds: result.duration,
   };
+}
+
+/** One result over several runs of the same target: totals add up, percentiles over every response. */
+export function summarize(samples: readonly LoadSample[]): LoadResult {
+  const n = samples.reduce((a, x) => a + x.times.length, 0);
+  const all = new Float64Array(n);
+  let at = 0;
+  for (const x of samples) {
+    all.set(x.times, at);
+    at += x.times.length;
+  }
+  const sorted = all.sort();
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  const seconds = samples.reduce((a, x) => a + x.seconds, 0);
+  const statusCounts: Record<string, number> = {};
+  for (const x of samples) for (const [code, c] of Object.entries(x.statusCounts)) statusCounts[code] = (statusCounts[code] ?? 0) + c;
+  return {
+    rps: seconds > 0 ? n / seconds : NaN,
+    total: n,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean: n ? sum / n : NaN,
+    non2xx: samples.reduce((a, x) => a + x.non2xx, 0),
+    errors: samples.reduce((a, x) => a + x.errors, 0),
+    timeouts: samples.reduce((a, x) => a + x.timeouts, 0),
+    statusCounts,
+    connections: samples[0]?.connections ?? 0,
+    durationSeconds: seconds,
+    runs: samples.length,
+  };
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  return summarize([await runLoadSample(o)]);
+}
+
+/**
+ * Measures several targets in `rounds` interleaved rounds (A B C, then C B A, ...), each target
+ * for `seconds / rounds` per round, so that a change in background load during the run is
+ * spread over every target instead of landing on one. Returns one merged result per target.
+ */
+export async function interleaved<T>(
+  targets: readonly T[],
+  rounds: number,
+  run: (target: T, round: number) => Promise<LoadSample>,
+): Promise<LoadResult[]> {
+  const samples: LoadSample[][] = targets.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    const order = targets.map((_, i) => i);
+    if (r % 2 === 1) order.reverse();
+    for (const i of order) samples[i]!.push(await run(targets[i]!, r));
+  }
+  return samples.map(summarize);
 }
 
 /** A clean run: something was answered, every answer 2xx, no socket errors or timeouts. */

@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { generateJwkSet } from '../../src/crypto/keystore.js';
 import { startChild, type ChildServer } from '../lib/child.js';
-import { isClean, runLoad, type LoadResult } from '../lib/load.js';
+import { interleaved, isClean, runLoad, runLoadSample, type LoadOptions, type LoadResult } from '../lib/load.js';
 import { int, ms, pass, ratio, table } from '../lib/report.js';
 import { basicAuth, tokenRequestBody, type GrantKind, type ProviderReady } from './fixture.js';
 
@@ -20,6 +20,8 @@ export interface ProviderBenchOptions {
   duration: number;
   /** seconds of the warm-up run before each */
   warmup: number;
+  /** the measured seconds are split into this many rounds, the servers interleaved */
+  rounds: number;
   connections: number;
   /** also measure menshen on this Redis (a separate row; the goal compares the memory stores) */
   redisUrl?: string;
@@ -87,33 +89,39 @@ function poolBody(grant: GrantKind, pool: string[]) {
   };
 }
 
-async function measure(
-  server: ChildServer<ProviderReady>,
-  grant: GrantKind,
-  o: ProviderBenchOptions,
-): Promise<{ load: LoadResult; pool: number; taken: number; sample: string }> {
+interface Prepared {
+  side: ProviderRow['side'];
+  child: ChildServer<ProviderReady>;
+  pool: number;
+  taken: () => number;
+  body: () => string;
+  sample: string;
+}
+
+/** Checks a sample response, warms the server up and mints the pool of the measured rounds. */
+async function prepare(side: ProviderRow['side'], server: ChildServer<ProviderReady>, grant: GrantKind, o: ProviderBenchOptions): Promise<Prepared> {
   const [sampleHandle] = await server.call<string[]>('mint', { grant, count: 1 });
   const sample = await checkSample(server, grant, sampleHandle!);
-  const request = (body: () => string, duration: number) =>
-    runLoad({
-      url: server.ready.tokenEndpoint,
-      method: 'POST',
-      connections: o.connections,
-      duration,
-      headers: { authorization: basicAuth, 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-    });
-  // Warm-up (skipped with warmup 0): a generous pool; its rate sizes the measured run's pool.
+  // Warm-up (skipped with warmup 0): a generous pool; its rate sizes the measured rounds' pool.
   let rate = 2000;
   if (o.warmup > 0) {
     const warmPool = await server.call<string[]>('mint', { grant, count: Math.max(1000, 4000 * o.warmup) });
-    rate = Math.max((await request(poolBody(grant, warmPool).body, o.warmup)).rps, 200);
+    rate = Math.max((await runLoad(tokenLoad(server, o, poolBody(grant, warmPool).body, o.warmup))).rps, 200);
   }
-  const size = Math.ceil(rate * o.duration * 1.75) + 20 * o.connections + 500;
-  const pool = await server.call<string[]>('mint', { grant, count: size });
-  const gen = poolBody(grant, pool);
-  const load = await request(gen.body, o.duration);
-  return { load, pool: size, taken: gen.taken(), sample };
+  const size = Math.ceil(rate * o.duration * 1.75) + 20 * o.connections * o.rounds + 500;
+  const gen = poolBody(grant, await server.call<string[]>('mint', { grant, count: size }));
+  return { side, child: server, pool: size, taken: gen.taken, body: gen.body, sample };
+}
+
+function tokenLoad(server: ChildServer<ProviderReady>, o: ProviderBenchOptions, body: () => string, duration: number): LoadOptions {
+  return {
+    url: server.ready.tokenEndpoint,
+    method: 'POST',
+    connections: o.connections,
+    duration,
+    headers: { authorization: basicAuth, 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  };
 }
 
 export async function runProviderBench(o: ProviderBenchOptions): Promise<ProviderBenchResult> {
@@ -141,12 +149,18 @@ export async function runProviderBench(o: ProviderBenchOptions): Promise<Provide
 
     const rows: ProviderRow[] = [];
     for (const grant of GRANTS) {
+      const prepared: Prepared[] = [];
       for (const { side, child } of servers) {
-        log(`provider: ${grant} against ${child.ready.label} (${o.connections} connections, ${o.warmup} s warm-up + ${o.duration} s)`);
-        const m = await measure(child, grant, o);
-        rows.push({ grant, side, label: child.ready.label, ...m });
-        log(`  ${int(m.load.rps)} req/s, p50 ${ms(m.load.p50)} ms, p99 ${ms(m.load.p99)} ms, non-2xx ${m.load.non2xx}, errors ${m.load.errors}`);
+        log(`provider: ${grant}: checking and warming up ${child.ready.label} (${o.warmup} s)`);
+        prepared.push(await prepare(side, child, grant, o));
       }
+      log(`provider: ${grant}: ${o.rounds} interleaved rounds of ${o.duration / o.rounds} s per server, ${o.connections} connections`);
+      const loads = await interleaved(prepared, o.rounds, (p) => runLoadSample(tokenLoad(p.child, o, p.body, o.duration / o.rounds)));
+      prepared.forEach((p, i) => {
+        const load = loads[i]!;
+        rows.push({ grant, side: p.side, label: p.child.ready.label, load, pool: p.pool, taken: p.taken(), sample: p.sample });
+        log(`  ${p.child.ready.label}: ${int(load.rps)} req/s, p50 ${ms(load.p50)} ms, p99 ${ms(load.p99)} ms, non-2xx ${load.non2xx}, errors ${load.errors}`);
+      });
     }
     const ratios = GRANTS.map((grant) => {
       const them = rows.find((r) => r.grant === grant && r.side === 'oidc-provider')!;
@@ -154,7 +168,7 @@ export async function runProviderBench(o: ProviderBenchOptions): Promise<Provide
       const r = us.load.rps / them.load.rps;
       return { grant, ratio: r, pass: r >= PROVIDER_GOAL && isClean(us.load) && isClean(them.load) };
     });
-    return { options: { duration: o.duration, warmup: o.warmup, connections: o.connections, redis: Boolean(o.redisUrl) }, rows, ratios };
+    return { options: { duration: o.duration, warmup: o.warmup, rounds: o.rounds, connections: o.connections, redis: Boolean(o.redisUrl) }, rows, ratios };
   } finally {
     await Promise.all(servers.map((s) => s.child.stop()));
   }
@@ -162,7 +176,7 @@ export async function runProviderBench(o: ProviderBenchOptions): Promise<Provide
 
 export function providerReport(r: ProviderBenchResult): string[] {
   const out = [
-    `Token endpoint, ${r.options.connections} connections, ${r.options.warmup} s warm-up (not recorded) + ${r.options.duration} s measured per row; each request uses a fresh pre-minted code or refresh token.`,
+    `Token endpoint, ${r.options.connections} connections; per row ${r.options.warmup} s warm-up (not recorded), then ${r.options.duration} s measured in ${r.options.rounds} rounds interleaved with the other servers; each request uses a fresh pre-minted code or refresh token.`,
     '',
     ...table(
       ['grant', 'server', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors', 'pool used'],

@@ -23,8 +23,8 @@ const answeredCleanly = (tt: Test, name: string, l: LoadResult, status = '200') 
 const redis = await startRedis();
 t.teardown(() => redis.stop());
 const [provider, gateway] = await Promise.all([
-  runProviderBench({ duration: 1, warmup: 0, connections: 2, redisUrl: redis.url }),
-  runGatewayBench({ duration: 1, warmup: 0, connections: 2, sessions: 200, memoryRequests: 100, latencyConnections: 1, redisUrl: redis.url }),
+  runProviderBench({ duration: 1, warmup: 0, rounds: 2, connections: 2, redisUrl: redis.url }),
+  runGatewayBench({ duration: 1, warmup: 0, rounds: 2, connections: 2, sessions: 200, memoryRequests: 100, latencyConnections: 1, redisUrl: redis.url }),
 ]);
 
 t.test('provider token endpoint: both grants against oidc-provider and menshen (memory and Redis)', async (tt) => {
@@ -36,6 +36,7 @@ t.test('provider token endpoint: both grants against oidc-provider and menshen (
   );
   for (const row of r.rows) {
     answeredCleanly(tt, `${row.grant} on ${row.label}`, row.load);
+    tt.equal(row.load.runs, 2, `${row.grant} on ${row.label}: measured in two interleaved rounds`);
     tt.ok(row.taken >= row.load.total && row.taken <= row.pool, `${row.grant} on ${row.label}: one fresh handle per request, within the pool`);
     tt.match(row.sample, /RS256 JWT access token/, `${row.grant} on ${row.label}: the sample response was checked`);
   }
@@ -46,7 +47,10 @@ t.test('provider token endpoint: both grants against oidc-provider and menshen (
 t.test('gateway: upstream, bare proxy, menshen with a real login; Redis bytes; RSS phases', async (tt) => {
   const r = gateway;
   tt.same(r.scenarios.map((s) => s.id), ['a', 'b', 'c'], 'the three scenarios ran');
-  for (const s of r.scenarios) answeredCleanly(tt, s.name, s.load);
+  for (const s of r.scenarios) {
+    answeredCleanly(tt, s.name, s.load);
+    tt.equal(s.load.runs, 2, `${s.name}: measured in two interleaved rounds`);
+  }
   answeredCleanly(tt, 'light-load (b)', r.lightP99.b);
   answeredCleanly(tt, 'light-load (c)', r.lightP99.c);
   tt.equal(r.upstreamSeen.anonymous, 0, 'every request menshen forwarded carried identity headers');
