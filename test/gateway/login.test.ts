@@ -136,3 +136,13 @@ t.test('every login creates a new session id; the old one stops working (no fixa
   const cur = await fetch(`${base}/app/`, { headers: { cookie: `menshen=${second}`, accept: 'application/json' } });
   t.equal(cur.status, 200);
 });
+
+t.test('a sign-in declined at the issuer ends on a 403 page, not a loop or a 500', async (t) => {
+  const { base, issuer, browser } = await startStack(t);
+  const start = await browser.request(`${base}/app/`);
+  const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
+  const declined = await browser.request(`${base}/_menshen/callback?error=access_denied&error_description=nope&state=${state}&iss=${encodeURIComponent(issuer.url)}`);
+  t.equal(declined.status, 403);
+  t.match(await declined.text(), /declined/);
+  t.notOk(browser.cookie(base, 'menshen'), 'no session');
+});
