@@ -107,6 +107,10 @@ export function validateSemantics(c: Config): ConfigProblem[] {
         add(`${at}.redirectUris`, 'authorization_code needs at least one redirect URI');
       if (cl.clientSecret === undefined && cl.grants.includes('client_credentials'))
         add(`${at}.grants`, 'client_credentials needs a clientSecret');
+      if (cl.clientSecret === undefined && cl.grants.includes('token_exchange'))
+        add(`${at}.grants`, 'token_exchange needs a clientSecret');
+      if (cl.grants.includes('implicit') && cl.redirectUris.length === 0)
+        add(`${at}.redirectUris`, 'implicit needs at least one redirect URI');
     });
     const usernames = new Set<string>();
     p.users.forEach((u, i) => {

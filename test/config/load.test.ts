@@ -110,3 +110,16 @@ gateway:
 t.test('a choice lists its allowed values', async (t) => {
   t.same(problemsOf('store: { type: mongo }\n'), ['store.type: must be one of: memory, redis']);
 });
+
+t.test('grants that need a secret or a redirect URI', async (t) => {
+  const problems = problemsOf(`
+provider:
+  issuer: https://gw.example.com/idp
+  clients:
+    - { clientId: pub, grants: [token_exchange, client_credentials] }
+    - { clientId: imp, clientSecret: aaaaaaaaaaaaaaaaaaaa, grants: [implicit] }
+`);
+  t.ok(problems.includes('provider.clients[0].grants: token_exchange needs a clientSecret'));
+  t.ok(problems.includes('provider.clients[0].grants: client_credentials needs a clientSecret'));
+  t.ok(problems.includes('provider.clients[1].redirectUris: implicit needs at least one redirect URI'));
+});

@@ -116,14 +116,14 @@ t.test('token exchange (RFC 8693)', async (t) => {
     const subject = await aliceTokens();
     const idAsAccess = await exchange({ ...api, subject_token: subject.id_token, subject_token_type: AT });
     t.equal(idAsAccess.status, 400);
-    t.equal(idAsAccess.text, '{"error":"invalid_grant","error_description":"invalid subject_token"}');
+    t.equal(idAsAccess.text, '{"error":"invalid_request","error_description":"invalid subject_token"}');
     const accessAsId = await exchange({ ...api, subject_token: subject.access_token, subject_token_type: IDT });
-    t.equal(accessAsId.text, '{"error":"invalid_grant","error_description":"invalid subject_token"}');
+    t.equal(accessAsId.text, '{"error":"invalid_request","error_description":"invalid subject_token"}');
     const refreshAsAccess = await exchange({ ...api, subject_token: subject.refresh_token, subject_token_type: AT });
-    t.equal(refreshAsAccess.text, '{"error":"invalid_grant","error_description":"invalid subject_token"}');
+    t.equal(refreshAsAccess.text, '{"error":"invalid_request","error_description":"invalid subject_token"}');
   });
 
-  t.test('dead subject tokens: invalid_grant on both families', async (t) => {
+  t.test('dead subject tokens: invalid_request on both families (RFC 8693 §2.2.2)', async (t) => {
     const forgedHeader = Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url');
     const aliceAt = decodeJwt((await aliceTokens()).access_token);
     const forgedPayload = Buffer.from(JSON.stringify({ ...aliceAt, aud: 'api' })).toString('base64url');
@@ -140,7 +140,7 @@ t.test('token exchange (RFC 8693)', async (t) => {
       for (const path of [undefined, EIAM_TOKEN]) {
         const r = await exchange({ ...api, subject_token: subject, subject_token_type: type }, path);
         t.equal(r.status, 400, `${why} ${path ?? 'CIAM'}`);
-        t.equal(r.text, '{"error":"invalid_grant","error_description":"invalid subject_token"}', why);
+        t.equal(r.text, '{"error":"invalid_request","error_description":"invalid subject_token"}', why);
       }
     }
   });
@@ -151,12 +151,12 @@ t.test('token exchange (RFC 8693)', async (t) => {
     t.equal(revoke.status, 200);
     const r = await exchange({ ...api, subject_token: subject.access_token, subject_token_type: AT });
     t.equal(r.status, 400);
-    t.equal(r.text, '{"error":"invalid_grant","error_description":"invalid subject_token"}');
+    t.equal(r.text, '{"error":"invalid_request","error_description":"invalid subject_token"}');
     // Refreshing rotates the family: the access token issued with the old refresh token dies too.
     const rotated = await aliceTokens();
     const refreshed = await token(f, { grant_type: 'refresh_token', client_id: 'web', client_secret: WEB_SECRET, refresh_token: rotated.refresh_token });
     t.equal(refreshed.status, 200);
-    t.equal((await exchange({ ...api, subject_token: rotated.access_token, subject_token_type: AT })).json!.error, 'invalid_grant', 'rotated out');
+    t.equal((await exchange({ ...api, subject_token: rotated.access_token, subject_token_type: AT })).json!.error, 'invalid_request', 'rotated out');
     t.equal((await exchange({ ...api, subject_token: refreshed.json!.access_token as string, subject_token_type: AT })).status, 200, 'its successor works');
   });
 
@@ -164,10 +164,10 @@ t.test('token exchange (RFC 8693)', async (t) => {
     const subject = await aliceTokens();
     f.clock.advance(301_000);
     const r = await exchange({ ...api, subject_token: subject.access_token, subject_token_type: AT });
-    t.equal(r.text, '{"error":"invalid_grant","error_description":"invalid subject_token"}', 'access token past its 300 s');
+    t.equal(r.text, '{"error":"invalid_request","error_description":"invalid subject_token"}', 'access token past its 300 s');
     t.equal((await exchange({ ...api, subject_token: subject.id_token, subject_token_type: IDT })).status, 200, 'the id token lives an hour');
     f.clock.advance(3_300_000);
-    t.equal((await exchange({ ...api, subject_token: subject.id_token, subject_token_type: IDT })).json!.error, 'invalid_grant', 'id token past its hour');
+    t.equal((await exchange({ ...api, subject_token: subject.id_token, subject_token_type: IDT })).json!.error, 'invalid_request', 'id token past its hour');
   });
 
   t.test('logout: the session\'s id token stops exchanging, the exchanged token is revoked with it', async (t) => {
@@ -190,7 +190,7 @@ t.test('token exchange (RFC 8693)', async (t) => {
     t.equal((await userinfo(viaId.json!.access_token as string)).status, 401, 'exchanged from the id token: revoked by logout');
     t.equal((await userinfo(viaAt.json!.access_token as string)).status, 401, 'exchanged from the access token: revoked by logout');
     const after = await exchange({ ...api, subject_token: subject.id_token, subject_token_type: IDT });
-    t.equal(after.text, '{"error":"invalid_grant","error_description":"invalid subject_token"}', 'the id token\'s session has ended');
+    t.equal(after.text, '{"error":"invalid_request","error_description":"invalid subject_token"}', 'the id token\'s session has ended');
   });
 
   t.test('missing parameters: RFC wording on CIAM, EIAM\'s own (typos kept, 1442/62558)', async (t) => {

@@ -96,11 +96,9 @@ function ciam(err: ProviderError, endpoint: Endpoint, basic: boolean): WireError
     case 'invalid_binding_code':
       return e(400, 'invalid_grant', 'invalid binding_code'); // §5.4
     case 'invalid_subject_token':
-      // RFC 8693 §2.2.2 asks for invalid_request; we answer what RFC 6749 §5.2 defines for a grant
-      // that is "invalid, expired, revoked" (the subject token is this exchange's grant), because
-      // clients treat invalid_grant as "this credential is dead, do not retry" and invalid_request
-      // as a malformed call. Both families alike (EIAM documents nothing for it).
-      return e(400, 'invalid_grant', 'invalid subject_token');
+      // RFC 8693 §2.2.2: an invalid, expired or revoked subject token MUST be invalid_request.
+      // Tencent documents nothing here, so the standard wins (protocols.md preamble).
+      return e(400, 'invalid_request', 'invalid subject_token');
     case 'invalid_target':
       return e(400, 'invalid_target', err.detail); // RFC 8693 §2.2.2
     case 'rate_limited':
