@@ -71,9 +71,10 @@ export function configFromObject(raw: unknown, env: NodeJS.ProcessEnv = process.
   }
   // Semantic checks assume the schema's types; with schema errors they run best-effort so that
   // one run still lists as many problems as possible.
+  const schemaProblems = [...problems];
   try {
     for (const p of validateSemantics(withDefaults as Config))
-      if (!problems.some((q) => p.path.startsWith(q.path) || q.path.startsWith(p.path))) problems.push(p);
+      if (!schemaProblems.some((q) => p.path.startsWith(q.path) || q.path.startsWith(p.path))) problems.push(p);
   } catch {
     // a shape the schema already reported
   }
