@@ -22,9 +22,12 @@ function plainAddress(addr: string): string {
 export class ProxyTrust {
   private readonly all: boolean;
   private readonly list = new BlockList();
+  /** false when the list is empty: the common trustProxy: false answers without a BlockList lookup. */
+  private readonly some: boolean;
 
   constructor(setting: boolean | string[]) {
     this.all = setting === true;
+    this.some = Array.isArray(setting) && setting.some((s) => s.trim() !== '');
     if (Array.isArray(setting)) {
       for (const entry of setting.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)) {
         const named = NAMED[entry];
@@ -42,7 +45,7 @@ export class ProxyTrust {
 
   isTrusted(remoteAddress: string | undefined): boolean {
     if (this.all) return true;
-    if (!remoteAddress) return false;
+    if (!this.some || !remoteAddress) return false;
     const addr = plainAddress(remoteAddress);
     const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
     return this.list.check(addr, type);
