@@ -27,6 +27,8 @@ export function meteredStore(inner: KvStore, metrics: Metrics): KvStore {
     take: (key) => counted('take', () => inner.take(key)),
     del: (...keys) => counted('del', () => inner.del(...keys)),
     incr: (key, ttl) => counted('incr', () => inner.incr(key, ttl)),
+    decr: (key) => counted('decr', () => inner.decr(key)),
+    compareAndSet: (key, expected, next, ttl) => counted('compareAndSet', () => inner.compareAndSet(key, expected, next, ttl)),
     ttl: (key) => counted('ttl', () => inner.ttl(key)),
     expire: (key, ttl) => counted('expire', () => inner.expire(key, ttl)),
     sadd: (key, member, ttl) => counted('sadd', () => inner.sadd(key, member, ttl)),

@@ -69,6 +69,23 @@ export class MemoryStore implements KvStore {
     return n;
   }
 
+  async decr(key: string): Promise<number> {
+    const e = this.live(key);
+    if (!e || typeof e.value !== 'string') return 0;
+    const n = Number(e.value) - 1;
+    e.value = String(n);
+    return n;
+  }
+
+  async compareAndSet(key: string, expected: string | null, next: string, ttlSeconds?: number): Promise<boolean> {
+    const e = this.live(key);
+    const current = e && typeof e.value === 'string' ? e.value : null;
+    if (e && typeof e.value !== 'string') return false;
+    if (current !== expected) return false;
+    this.data.set(key, { value: next, expiresAt: this.deadline(ttlSeconds) });
+    return true;
+  }
+
   async ttl(key: string): Promise<number> {
     const e = this.live(key);
     if (!e) return -2;

@@ -18,6 +18,17 @@ import { StoreUnavailableError, type KvStore, type Lock } from './store.js';
 const RELEASE_LUA = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 const RENEW_LUA = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const INCR_LUA = `local n = redis.call('incr', KEYS[1]) if n == 1 then redis.call('expire', KEYS[1], ARGV[1]) end return n`;
+// DECR would create an absent key (at -1, without expiry): only an existing counter is refunded.
+const DECR_LUA = `if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) else return 0 end`;
+// ARGV: expected ('' with ARGV[4] = '1' means "absent"), next, ttl seconds (0: none), absent flag.
+const CAS_LUA = `local cur = redis.call('get', KEYS[1])
+if ARGV[4] == '1' then
+  if cur then return 0 end
+elseif cur ~= ARGV[1] then
+  return 0
+end
+if tonumber(ARGV[3]) > 0 then redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) else redis.call('set', KEYS[1], ARGV[2]) end
+return 1`;
 
 const COMMAND_TIMEOUT_MS = 2000;
 const CONNECT_TIMEOUT_MS = 3000;
@@ -179,6 +190,16 @@ export class RedisStore implements KvStore {
 
   async incr(key: string, ttlSeconds: number): Promise<number> {
     return Number(await this.run(() => this.client.eval(INCR_LUA, 1, key, ttlSeconds)));
+  }
+
+  async decr(key: string): Promise<number> {
+    return Number(await this.run(() => this.client.eval(DECR_LUA, 1, key)));
+  }
+
+  async compareAndSet(key: string, expected: string | null, next: string, ttlSeconds?: number): Promise<boolean> {
+    const ttl = ttlSeconds && ttlSeconds > 0 ? Math.ceil(ttlSeconds) : 0;
+    const result = await this.run(() => this.client.eval(CAS_LUA, 1, key, expected ?? '', next, ttl, expected === null ? '1' : '0'));
+    return Number(result) === 1;
   }
 
   ttl(key: string) {

@@ -16,6 +16,17 @@ export interface KvStore {
   del(...keys: string[]): Promise<void>;
   /** Adds 1 and returns the new value; the first increment starts a window of ttlSeconds. */
   incr(key: string, ttlSeconds: number): Promise<number>;
+  /**
+   * Subtracts 1 from an existing counter, keeping its expiry (a refunded reservation); returns the
+   * new value, or 0 when the counter is absent (nothing is created).
+   */
+  decr(key: string): Promise<number>;
+  /**
+   * Replaces the value only while it still equals `expected` (null: only when absent), in one
+   * atomic step; ttlSeconds > 0 sets the new expiry. True when it was replaced. The check-then-write
+   * of a state machine (refresh rotation against a concurrent revocation) without a lost update.
+   */
+  compareAndSet(key: string, expected: string | null, next: string, ttlSeconds?: number): Promise<boolean>;
   /** Remaining lifetime in seconds: -1 no expiry, -2 absent. */
   ttl(key: string): Promise<number>;
   /** Resets the expiry of an existing key. */

@@ -48,6 +48,34 @@ for (const [kind, make] of storeKinds) {
       t.ok(ttl > 0 && ttl <= 60, 'window set on first increment');
     });
 
+    t.test('decr refunds an existing counter and never creates one', async (t) => {
+      await Promise.all(Array.from({ length: 5 }, () => store.incr('refund', 60)));
+      const after = await Promise.all(Array.from({ length: 3 }, () => store.decr('refund')));
+      t.same([...after].sort((a, b) => a - b), [2, 3, 4], 'each refund sees its own value');
+      t.equal(await store.get('refund'), '2');
+      const ttl = await store.ttl('refund');
+      t.ok(ttl > 0 && ttl <= 60, 'the window is kept');
+      t.equal(await store.decr('no-counter'), 0);
+      t.equal(await store.get('no-counter'), null, 'nothing created');
+    });
+
+    t.test('compareAndSet: one winner under concurrency, a changed value is never overwritten', async (t) => {
+      t.equal(await store.compareAndSet('cas', null, 'v0', 60), true, 'null expected: set when absent');
+      t.equal(await store.compareAndSet('cas', null, 'other', 60), false, 'but not when present');
+      const racers = await Promise.all(Array.from({ length: 20 }, (_, i) => store.compareAndSet('cas', 'v0', `v${i + 1}`, 60)));
+      t.equal(racers.filter(Boolean).length, 1, 'exactly one of twenty writers replaces v0');
+      const winner = `v${racers.indexOf(true) + 1}`;
+      t.equal(await store.get('cas'), winner);
+      // A revocation that lands between a reader's get and its write: the write must lose.
+      await store.set('cas', 'revoked', 60);
+      t.equal(await store.compareAndSet('cas', winner, 'rotated', 60), false);
+      t.equal(await store.get('cas'), 'revoked');
+      const ttl = await store.ttl('cas');
+      t.ok(ttl > 0 && ttl <= 60, 'ttl set with the value');
+      t.equal(await store.compareAndSet('cas', 'revoked', 'forever'), true);
+      t.equal(await store.ttl('cas'), -1, 'no ttl: no expiry');
+    });
+
     t.test('sets', async (t) => {
       await store.sadd('idx', 'x', 60);
       await store.sadd('idx', 'y', 60);
