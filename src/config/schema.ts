@@ -200,6 +200,7 @@ export const ProviderSchema = Type.Object(
       {
         perUserIp: Int('failed logins per username+IP within the window', 5, 1),
         perIp: Int('failed logins per IP within the window', 50, 1),
+        perUser: Int('failed logins per account (every spelling of its login name) from all IPs within the window', 20, 1),
         window: Int('seconds', 900, 1),
       },
       { additionalProperties: false, default: {} },

@@ -29,18 +29,24 @@ export interface ProviderFixture extends RunningApp {
 
 export interface FixtureOptions {
   store?: 'memory' | 'redis';
-  bruteForce?: { perUserIp: number; perIp: number; window: number };
+  bruteForce?: { perUserIp: number; perIp: number; window: number; perUser?: number };
+  /** server.trustProxy: tests on 127.0.0.1 pose as other clients through X-Forwarded-For */
+  trustProxy?: string[];
   /** extra client YAML entries (each starting with "    - clientId: ...") */
   extraClients?: string;
   hosts?: string[];
 }
 
 export function providerYaml(o: FixtureOptions = {}): string {
-  return `
+  return `${o.trustProxy ? `server: { trustProxy: ${JSON.stringify(o.trustProxy)} }\n` : ''}
 provider:
   issuer: "{{BASE}}/idp"
 ${o.hosts ? `  hosts: [${o.hosts.map((h) => JSON.stringify(h)).join(', ')}]\n` : ''}${
-    o.bruteForce ? `  bruteForce: { perUserIp: ${o.bruteForce.perUserIp}, perIp: ${o.bruteForce.perIp}, window: ${o.bruteForce.window} }\n` : ''
+    o.bruteForce
+      ? `  bruteForce: { perUserIp: ${o.bruteForce.perUserIp}, perIp: ${o.bruteForce.perIp}, window: ${o.bruteForce.window}${
+          o.bruteForce.perUser !== undefined ? `, perUser: ${o.bruteForce.perUser}` : ''
+        } }\n`
+      : ''
   }  authSources:
     - id: pwd
       type: password

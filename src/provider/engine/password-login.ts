@@ -9,7 +9,7 @@ import type { AuthSourceConfig } from '../../config/schema.js';
 import { verifyPassword } from '../../crypto/password.js';
 import type { BruteForceGuard } from './brute-force.js';
 import type { Client } from './clients.js';
-import { identifierShape, type Directory, type User } from './directory.js';
+import { identifierShape, normalizePhone, type Directory, type Identifier, type User } from './directory.js';
 import { ProviderError } from './errors.js';
 
 export class AuthSources {
@@ -41,6 +41,11 @@ export class AuthSources {
   }
 }
 
+/** The form of a login name the directory would look up (phones normalized, names case-folded). */
+function normalizedLogin(login: string, shape: Identifier): string {
+  return shape === 'phone' ? normalizePhone(login) : login.toLowerCase();
+}
+
 export interface PasswordLoginAttempt {
   login: string;
   password: string;
@@ -55,21 +60,19 @@ export class PasswordLogin {
   ) {}
 
   async verify(a: PasswordLoginAttempt): Promise<User> {
-    await this.guard.check(a.login, a.ip);
     const allowed = a.source.identifiers;
     const shape = identifierShape(a.login);
     const user = await this.directory.findByLogin(a.login, allowed);
     if (!user && !allowed.includes(shape))
       throw new ProviderError('unsupported_identifier', 'Unsupported username identifier', { param: 'username' });
+    // Counted per account, not per spelling: '+8615088888888', '15088888888' and 'alice' are one.
+    const attempt = await this.guard.reserve(user ? `id:${user.id}` : `login:${normalizedLogin(a.login, shape)}`, a.ip);
     // One scrypt whether or not the user exists (DUMMY_HASH inside), so timing tells nothing.
     const ok = await verifyPassword(a.password, user?.passwordHash);
-    if (!user || !ok) {
-      await this.guard.fail(a.login, a.ip);
-      throw new ProviderError('wrong_credentials', 'Wrong username or password');
-    }
+    if (!user || !ok) throw new ProviderError('wrong_credentials', 'Wrong username or password');
     if (user.status !== 'active')
       throw new ProviderError('abnormal_user_status', 'Abnormal user status', { cause: `user status ${user.status}` });
-    await this.guard.succeed(a.login, a.ip);
+    await attempt.succeeded();
     return user;
   }
 }
