@@ -11,12 +11,16 @@ export const UPSTREAM_BODY = 'hello from upstream\n';
 
 void serveChild(async () => {
   const port = await freePort();
-  // Counted so the bench can prove the gateway really forwarded identity (not just a 200).
-  let identified = 0;
-  let anonymous = 0;
+  // Counted per scenario (the x-bench-scenario header each load sends), so the bench can prove the
+  // gateway forwarded identity on every request, and a straggler of one scenario arriving during
+  // the next is still attributed to its own.
+  const counts = new Map<string, { identified: number; anonymous: number }>();
   const server = createServer((req, res) => {
-    if (req.headers['x-menshen-assertion'] && req.headers['x-auth-request-user']) identified++;
-    else anonymous++;
+    const scenario = String(req.headers['x-bench-scenario'] ?? 'none');
+    let c = counts.get(scenario);
+    if (!c) counts.set(scenario, (c = { identified: 0, anonymous: 0 }));
+    if (req.headers['x-menshen-assertion'] && req.headers['x-auth-request-user']) c.identified++;
+    else c.anonymous++;
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(UPSTREAM_BODY) });
     res.end(UPSTREAM_BODY);
   });
@@ -25,13 +29,8 @@ void serveChild(async () => {
   return {
     ready: { url: `http://127.0.0.1:${port}` },
     ops: {
-      /** Requests that arrived with and without menshen's identity headers since the last call. */
-      counts: () => {
-        const n = { identified, anonymous };
-        identified = 0;
-        anonymous = 0;
-        return n;
-      },
+      /** Requests of a scenario that arrived with and without menshen's identity headers, so far. */
+      counts: ({ scenario }: { scenario: string }) => counts.get(scenario) ?? { identified: 0, anonymous: 0 },
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
