@@ -60,6 +60,7 @@ export function forwardAuthHandler(gw: Gateway) {
         who = await gw.auth.authenticate(req.headers);
         if (!who) throw new LoginRequired(forwardedUri ?? '/');
       }
+      req.userSub = who.identity.sub; // the access log's `sub`
       const query = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
       const verdict = authorizeQuery(query, who.identity);
       if (!verdict.allow) throw new AccessDenied(verdict.reason);

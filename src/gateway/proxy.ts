@@ -35,6 +35,7 @@ export function proxyHandler(gw: Gateway) {
       const resolved = resolveRoute(gw.routes(), gw.reserved, req.hostname, req.url);
       req.metricsRoute = resolved.route.name;
       const who = await admit(gw.auth, resolved, req.headers);
+      if (who) req.userSub = who.identity.sub; // the access log's `sub`
       if (who?.renewCookie) reply.header('set-cookie', who.renewCookie);
       const identity = who ? await routeIdentityHeaders(gw.assertions, resolved.route, who) : {};
       const forwarded = forwardedFacts(gw, req);
