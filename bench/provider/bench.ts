@@ -10,6 +10,7 @@ import { generateJwkSet } from '../../src/crypto/keystore.js';
 import { startChild, type ChildServer } from '../lib/child.js';
 import { interleaved, isClean, runLoad, runLoadSample, type LoadOptions, type LoadResult } from '../lib/load.js';
 import { int, ms, pass, ratio, table } from '../lib/report.js';
+import { rs256SignaturesPerSecond } from './signing-ceiling.js';
 import { basicAuth, tokenRequestBody, type GrantKind, type ProviderReady } from './fixture.js';
 
 export const PROVIDER_GOAL = 1.5;
@@ -45,6 +46,8 @@ export interface ProviderRow {
 export interface ProviderBenchResult {
   options: Omit<ProviderBenchOptions, 'log' | 'redisUrl' | 'cpuProfDir'> & { redis: boolean };
   rows: ProviderRow[];
+  /** RS256 signatures/s this machine manages (jose, WebCrypto), measured before the servers start */
+  signaturesPerSecond: number;
   /** per grant: menshen (memory) req/s ÷ oidc-provider req/s */
   ratios: Array<{ grant: GrantKind; ratio: number; pass: boolean }>;
 }
@@ -128,6 +131,9 @@ export async function runProviderBench(o: ProviderBenchOptions): Promise<Provide
   const log = o.log ?? (() => {});
   const jwks = await generateJwkSet('RS256'); // one key, given to both sides
   const servers: Array<{ side: ProviderRow['side']; child: ChildServer<ProviderReady> }> = [];
+  log('provider: measuring the RS256 signing capacity of this machine (2 s)');
+  const signaturesPerSecond = await rs256SignaturesPerSecond(jwks, Math.min(2, o.duration));
+  log(`  ${int(signaturesPerSecond)} signatures/s`);
   try {
     // Started together (each compiles its TypeScript on start); a failed start stops the others.
     const sides: Array<[ProviderRow['side'], string, object]> = [
@@ -168,7 +174,7 @@ export async function runProviderBench(o: ProviderBenchOptions): Promise<Provide
       const r = us.load.rps / them.load.rps;
       return { grant, ratio: r, pass: r >= PROVIDER_GOAL && isClean(us.load) && isClean(them.load) };
     });
-    return { options: { duration: o.duration, warmup: o.warmup, rounds: o.rounds, connections: o.connections, redis: Boolean(o.redisUrl) }, rows, ratios };
+    return { options: { duration: o.duration, warmup: o.warmup, rounds: o.rounds, connections: o.connections, redis: Boolean(o.redisUrl) }, signaturesPerSecond, rows, ratios };
   } finally {
     await Promise.all(servers.map((s) => s.child.stop()));
   }
@@ -192,6 +198,8 @@ export function providerReport(r: ProviderBenchResult): string[] {
         `${int(row.taken)} / ${int(row.pool)}`,
       ]),
     ),
+    '',
+    `RS256 signing capacity of this machine (jose over WebCrypto, RSA-2048, 16 in flight, measured before the servers started): ${int(r.signaturesPerSecond)} signatures/s. Every token response of either server carries two (access token, id token): about ${int(r.signaturesPerSecond / 2)} responses/s is the ceiling for both.`,
     '',
     ...table(
       ['grant', 'menshen ÷ oidc-provider (memory stores)', 'goal', 'result'],

@@ -41,6 +41,7 @@ t.test('provider token endpoint: both grants against oidc-provider and menshen (
     tt.match(row.sample, /RS256 JWT access token/, `${row.grant} on ${row.label}: the sample response was checked`);
   }
   tt.equal(r.ratios.length, 2, 'a ratio per grant');
+  tt.ok(r.signaturesPerSecond > 0, 'the signing capacity was measured');
   tt.match(providerReport(r).join('\n'), /\| authorization_code \| menshen \(memory store\) \|/, 'the report has the rows');
 });
 
