@@ -82,8 +82,11 @@ export interface IssueTokensRequest {
   authTime?: number;
   amr?: readonly string[];
   nonce?: string;
-  /** 'new': start a refresh family; a record: rotate that family's token */
-  refresh: 'none' | 'new' | { record: RefreshRecord; oldHash: string; oldAccessKey?: string };
+  /**
+   * 'new': start a refresh family; a record: rotate that family's token, `state` being the family
+   * state `consume` read (the rotation commits only if it is still current)
+   */
+  refresh: 'none' | 'new' | { record: RefreshRecord; oldHash: string; oldAccessKey?: string; state: string };
   /** default: when the scope has openid and there is a user */
   idToken?: boolean;
   /** writes to run in the same batch, given what was issued (e.g. the used-code marker) */
@@ -137,7 +140,7 @@ export class Engine {
     this.codes = new AuthorizationCodes(store, clock, t.codeTtl, Math.min(t.refreshTtl, USED_CODE_TTL));
     this.accessTokens = new AccessTokens(store, clock, keys, t.accessTtl, () => [...this.issuers]);
     this.idTokens = new IdTokens(keys, clock, t.idTtl);
-    this.refresh = new RefreshFamilies(store, clock, this.accessTokens);
+    this.refresh = new RefreshFamilies(store, clock, this.accessTokens, t.refreshTtl);
     this.sessionIndex = new SessionIndex(store, Math.max(t.ssoTtl, t.refreshTtl));
     this.logout = new Logout({
       clients: this.clients,
@@ -230,14 +233,25 @@ export class Engine {
             ...(r.amr ? { amr: [...r.amr] } : {}),
             exp: now + this.config.tokens.refreshTtl,
           };
-      writes.push(...this.refresh.writes(record, hashHandle(refreshToken), access.key));
-      if (rotating) writes.push(...this.refresh.retireWrites(record, rotating.oldHash, rotating.oldAccessKey));
-      else if (r.sid !== undefined) writes.push(this.sessionIndex.addFamily(r.sid, fid));
+      if (rotating) writes.push(this.refresh.rotationWrite(record, hashHandle(refreshToken)), ...this.refresh.retireWrites(record, rotating.oldHash, rotating.oldAccessKey));
+      else {
+        writes.push(...this.refresh.writes(record, hashHandle(refreshToken), access.key));
+        if (r.sid !== undefined) writes.push(this.sessionIndex.addFamily(r.sid, fid));
+      }
     } else if (r.sid !== undefined) {
       writes.push(this.sessionIndex.addAccess(r.sid, access.key));
     }
     if (r.extraWrites) writes.push(...r.extraWrites({ accessKey: access.key, ...(fid !== undefined ? { fid } : {}) }));
     const [id] = await Promise.all([idToken, Promise.all(writes)]);
+    if (rotating && refreshToken !== undefined) {
+      // The new tokens exist before the family names them, so a revocation that reads the new
+      // state always finds them; one that landed since `consume` makes the rotation lose.
+      const newHash = hashHandle(refreshToken);
+      if (!(await this.refresh.commitRotation(rotating.record, rotating.state, newHash, access.key))) {
+        await this.refresh.abandonRotation(newHash, access.key);
+        throw new ProviderError('invalid_refresh_token', 'invalid refresh token', { cause: 'family revoked during rotation' });
+      }
+    }
 
     const response: TokenResponse = {
       access_token: access.token,

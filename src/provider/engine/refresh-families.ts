@@ -38,6 +38,8 @@ export class RefreshFamilies {
     private readonly store: KvStore,
     private readonly clock: Clock,
     private readonly accessTokens: AccessTokens,
+    /** the longest a family lives (refreshTtl): how long a forced revocation is remembered */
+    private readonly maxTtl: number,
   ) {}
 
   /** Store writes that make `hash` the family's current token (run with the issuance batch). */
@@ -48,6 +50,33 @@ export class RefreshFamilies {
       this.store.set(`rt:${hash}`, JSON.stringify(record), ttl),
       this.store.set(`rtf:${record.fid}`, JSON.stringify(state), ttl),
     ];
+  }
+
+  /** Puts a taken token back unchanged (a refused request must not cost the client its token). */
+  restore(record: RefreshRecord, hash: string): Promise<void> {
+    return this.store.set(`rt:${hash}`, JSON.stringify(record), Math.max(1, record.exp - epochSeconds(this.clock)));
+  }
+
+  /** The write making `hash` a rotating family's next token (its state follows in `commitRotation`). */
+  rotationWrite(record: RefreshRecord, hash: string): Promise<void> {
+    return this.store.set(`rt:${hash}`, JSON.stringify(record), Math.max(1, record.exp - epochSeconds(this.clock)));
+  }
+
+  /**
+   * Makes the rotation current: the family state moves from `expected` (what `consume` read) to
+   * the new token, only if nobody changed it meanwhile. False when a logout, revocation or reuse
+   * detection revoked the family in between: then the caller must revoke what it minted
+   * (`abandonRotation`); the revocation stands.
+   */
+  commitRotation(record: RefreshRecord, expected: string, hash: string, accessKey: string): Promise<boolean> {
+    const ttl = Math.max(1, record.exp - epochSeconds(this.clock));
+    const state: FamilyState = { rt: hash, at: accessKey };
+    return this.store.compareAndSet(`rtf:${record.fid}`, expected, JSON.stringify(state), ttl);
+  }
+
+  /** Removes what a rotation that lost its compare-and-set had written. */
+  async abandonRotation(hash: string, accessKey: string): Promise<void> {
+    await Promise.all([this.store.del(`rt:${hash}`), this.accessTokens.revoke(accessKey)]);
   }
 
   /** Writes retiring a rotated token: remember it for reuse detection, kill its access token. */
@@ -67,7 +96,7 @@ export class RefreshFamilies {
     token: string,
     clientId: string,
     load: (record: RefreshRecord) => Promise<T>,
-  ): Promise<{ record: RefreshRecord; hash: string; accessKey?: string; loaded: T }> {
+  ): Promise<{ record: RefreshRecord; hash: string; accessKey?: string; state: string; loaded: T }> {
     if (token.length > 512) throw invalidRefresh('oversized refresh token');
     const hash = hashHandle(token);
     const raw = await this.store.take(`rt:${hash}`);
@@ -86,9 +115,11 @@ export class RefreshFamilies {
       throw invalidRefresh('refresh token of another client');
     }
     if (record.exp <= epochSeconds(this.clock)) throw invalidRefresh('refresh token expired');
-    const [state, loaded] = await Promise.all([this.family(record.fid), load(record)]);
-    if (!state || 'revoked' in state) throw invalidRefresh('family revoked');
-    return { record, hash, accessKey: state.at, loaded };
+    const [stored, loaded] = await Promise.all([this.store.get(`rtf:${record.fid}`), load(record)]);
+    const state = stored ? (JSON.parse(stored) as FamilyState) : null;
+    if (!stored || !state || 'revoked' in state) throw invalidRefresh('family revoked');
+    // The state as stored is what the rotation's compare-and-set expects to replace.
+    return { record, hash, accessKey: state.at, state: stored, loaded };
   }
 
   /** Looks a token up without consuming it (revocation, introspection). */
@@ -105,11 +136,28 @@ export class RefreshFamilies {
     return raw ? (JSON.parse(raw) as FamilyState) : null;
   }
 
-  /** Revokes a family: its current refresh and access tokens die; later uses of any of its tokens fail. */
+  /**
+   * Revokes a family: its current refresh and access tokens die; later uses of any of its tokens
+   * fail. A compare-and-set like the rotation's, so that the tokens killed are those of the state
+   * actually replaced: a rotation committing in between is seen (and its tokens killed) on the retry.
+   */
   async revokeFamily(fid: string): Promise<void> {
-    const state = await this.family(fid);
-    const ttl = Math.max(60, (await this.store.ttl(`rtf:${fid}`)) | 0);
-    await this.store.set(`rtf:${fid}`, JSON.stringify({ revoked: true } satisfies FamilyState), ttl);
+    const key = `rtf:${fid}`;
+    const revoked = JSON.stringify({ revoked: true } satisfies FamilyState);
+    for (let tries = 0; tries < 10; tries++) {
+      const [raw, left] = await Promise.all([this.store.get(key), this.store.ttl(key)]);
+      const state = raw ? (JSON.parse(raw) as FamilyState) : null;
+      if (state && 'revoked' in state) return;
+      if (await this.store.compareAndSet(key, raw, revoked, Math.max(60, left | 0))) {
+        if (state) await Promise.all([this.store.del(`rt:${state.rt}`), this.accessTokens.revoke(state.at)]);
+        return;
+      }
+    }
+    // Ten lost races in a row mean the family is rotating in a tight loop: force the revocation
+    // (every rotation's compare-and-set fails from now on) and kill the state last seen.
+    const raw = await this.store.get(key);
+    await this.store.set(key, revoked, this.maxTtl);
+    const state = raw ? (JSON.parse(raw) as FamilyState) : null;
     if (state && !('revoked' in state)) await Promise.all([this.store.del(`rt:${state.rt}`), this.accessTokens.revoke(state.at)]);
   }
 }

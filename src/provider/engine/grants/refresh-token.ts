@@ -14,7 +14,7 @@ export const refreshTokenGrant: Grant = {
   async handle({ engine, client, params, profile }) {
     const token = params.refresh_token;
     if (!token) throw missing('refresh_token');
-    const { record, hash, accessKey, loaded: user } = await engine.refresh.consume(token, client.id, (r) => engine.directory.get(r.uid));
+    const { record, hash, accessKey, state, loaded: user } = await engine.refresh.consume(token, client.id, (r) => engine.directory.get(r.uid));
     if (!user || user.status !== 'active') {
       await engine.refresh.revokeFamily(record.fid);
       throw new ProviderError('invalid_refresh_token', 'invalid refresh token', { cause: 'user gone or not active' });
@@ -23,9 +23,10 @@ export const refreshTokenGrant: Grant = {
     if (params.scope !== undefined) {
       const asked = parseScope(params.scope);
       if (asked.some((s) => !record.scope.includes(s))) {
-        // The presented token is already taken: put the family back as it was (RFC 6749 §6:
-        // an invalid scope must not cost the client its refresh token).
-        await Promise.all(engine.refresh.writes(record, hash, accessKey ?? ''));
+        // The presented token is already taken: put it back (RFC 6749 §6: an invalid scope must
+        // not cost the client its refresh token). The family state was never changed, so a
+        // revocation meanwhile still stands.
+        await engine.refresh.restore(record, hash);
         throw new ProviderError('invalid_scope', 'scope exceeds the original grant', { param: 'scope' });
       }
       scope = asked;
@@ -38,7 +39,7 @@ export const refreshTokenGrant: Grant = {
       authTime: record.authTime,
       ...(record.amr ? { amr: record.amr } : {}),
       ...(record.sid !== undefined ? { sid: record.sid } : {}),
-      refresh: { record, oldHash: hash, ...(accessKey ? { oldAccessKey: accessKey } : {}) },
+      refresh: { record, oldHash: hash, state, ...(accessKey ? { oldAccessKey: accessKey } : {}) },
     });
     return issued.response;
   },
