@@ -69,6 +69,34 @@ t.test('logout', async (t) => {
     t.equal(info.status, 401, "the session's tokens are revoked");
   });
 
+  t.test('a re-login of the same user (prompt=login) leaves one session: logout revokes what both logins issued', async (t) => {
+    const exchange = async (location: URL) =>
+      token(f, { grant_type: 'authorization_code', client_id: 'web', client_secret: WEB_SECRET, code: location.searchParams.get('code')!, redirect_uri: CB });
+    const first = await signIn('web');
+    const oldCookie = first.jar.header();
+    const before = await exchange(first.location);
+    const again = await browserAuthorize(
+      f,
+      authorizeUrl(f, { client_id: 'web', redirect_uri: CB, response_type: 'code', scope: 'openid', prompt: 'login' }),
+      { username: 'alice', password: TEST_PASSWORD },
+      first.jar,
+    );
+    const after = await exchange(again.location);
+    t.not(first.jar.header(), oldCookie, 'the login issued a new cookie (new secret: no fixation)');
+    const stale = await fetch(authorizeUrl(f, { client_id: 'web', redirect_uri: CB, response_type: 'code', scope: 'openid', prompt: 'none' }), {
+      redirect: 'manual',
+      headers: { cookie: oldCookie },
+    });
+    t.equal(new URL(stale.headers.get('location')!).searchParams.get('error'), 'login_required', 'the old cookie no longer signs in');
+
+    const out = await fetch(`${f.issuer}/logout?client_id=web`, { redirect: 'manual', headers: { cookie: first.jar.header() } });
+    t.equal(out.status, 302);
+    const refresh = (rt: unknown) => token(f, { grant_type: 'refresh_token', client_id: 'web', client_secret: WEB_SECRET, refresh_token: String(rt) });
+    t.equal((await refresh(after.json!.refresh_token)).status, 400, "the second login's family is revoked");
+    t.equal((await refresh(before.json!.refresh_token)).status, 400, "and so is the first login's");
+    t.equal((await fetch(`${f.issuer}/userinfo`, { headers: { authorization: `Bearer ${String(before.json!.access_token)}` } })).status, 401);
+  });
+
   t.test('EIAM /auth/sso/logout (§5.6)', async (t) => {
     const plain = await fetch(`${f.issuer}/auth/sso/logout`, { redirect: 'manual' });
     t.equal(plain.status, 200);

@@ -313,9 +313,12 @@ export class Engine {
   }
 
   /**
-   * Finishes a login (password, then any second factor): a new SSO session (never the one the
-   * browser had: session fixation), a code for the parked request, the interaction closed.
-   * A browser session of another user is ended (its tokens revoked, back-channel logout sent).
+   * Finishes a login (password, then any second factor): a code for the parked request, the
+   * interaction closed, and the browser's SSO session: a new one, or, when the browser's session
+   * is the same user's (prompt=login, max_age), that session renewed under a fresh secret (the
+   * cookie changes: no fixation; the sid stays, so one logout still reaches every token issued
+   * under either login). A browser session of another user is ended (its tokens revoked,
+   * back-channel logout sent).
    */
   async completeLogin(
     ix: Interaction,
@@ -326,7 +329,8 @@ export class Engine {
     if (!(await this.interactions.finish(ix.id))) throw new ProviderError('interaction_expired', 'login expired; start again');
     const previous = await this.sessions.resolve(previousCookie);
     if (previous && previous.userId !== user.id) void this.endSession(previous.sid, ix.request.issuer).catch(() => {});
-    const { session, cookie } = await this.sessions.create(user.id, amr);
+    const { session, cookie } =
+      previous && previous.userId === user.id ? await this.sessions.renew(previous, amr) : await this.sessions.create(user.id, amr);
     const redirectTo = await this.issueCode(ix.request, session);
     return { redirectTo, cookie, session };
   }

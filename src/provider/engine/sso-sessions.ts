@@ -44,6 +44,26 @@ export class SsoSessions {
     return { session, cookie: `${sid}.${secret}` };
   }
 
+  /**
+   * A new login of the session's own user: the same `sid` (so logout still reaches every token
+   * issued under it), a fresh secret (the old cookie stops working: no fixation), auth_time and
+   * amr of this login, a new lifetime. Falls back to a new session when the old one changed or
+   * ended meanwhile (a concurrent logout must not be undone).
+   */
+  async renew(previous: SsoSession, amr: readonly string[]): Promise<{ session: SsoSession; cookie: string }> {
+    const raw = await this.store.get(`sso:${previous.sid}`);
+    const stored = raw ? (JSON.parse(raw) as Stored) : null;
+    if (raw && stored && stored.userId === previous.userId) {
+      const now = epochSeconds(this.clock);
+      const secret = randomHandle();
+      const session: SsoSession = { sid: previous.sid, userId: previous.userId, authTime: now, exp: now + this.ttlSeconds, amr: [...amr] };
+      const next: Stored = { ...session, h: hashHandle(secret) };
+      if (await this.store.compareAndSet(`sso:${previous.sid}`, raw, JSON.stringify(next), this.ttlSeconds))
+        return { session, cookie: `${previous.sid}.${secret}` };
+    }
+    return this.create(previous.userId, amr);
+  }
+
   /** The live session a cookie value names, or null (malformed, unknown, expired, wrong secret). */
   async resolve(cookie: string | undefined): Promise<SsoSession | null> {
     if (!cookie) return null;
