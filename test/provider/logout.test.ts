@@ -69,6 +69,33 @@ t.test('logout', async (t) => {
     t.equal(info.status, 401, "the session's tokens are revoked");
   });
 
+  t.test("each client's logout_token carries the issuer of that client's tokens, whichever family the logout came through", async (t) => {
+    const jwks = createLocalJWKSet((await (await fetch(`${f.issuer}/oauth2/jwks`)).json()) as JSONWebKeySet);
+    const cases = [
+      { login: '/oauth2/authorize', tokenPath: '/oauth2/token', iss: f.issuer, logout: '/auth/sso/logout' },
+      { login: '/auth/oauth2/authorize', tokenPath: '/auth/oauth2/token', iss: `${f.issuer}/auth`, logout: '/logout?client_id=web' },
+    ];
+    for (const c of cases) {
+      const signedIn = await browserAuthorize(
+        f,
+        authorizeUrl(f, { client_id: 'rp', redirect_uri: CB, response_type: 'code', scope: 'openid' }, c.login),
+        { username: 'alice', password: TEST_PASSWORD },
+      );
+      const tokens = await token(
+        f,
+        { grant_type: 'authorization_code', client_id: 'rp', client_secret: 'rp-secret-0123456789abcdef', code: signedIn.location.searchParams.get('code')!, redirect_uri: CB },
+        { path: c.tokenPath },
+      );
+      const idIss = (JSON.parse(Buffer.from(String(tokens.json!.id_token).split('.')[1]!, 'base64url').toString()) as { iss: string }).iss;
+      t.equal(idIss, c.iss, `signed in through ${c.login}`);
+      const received = receiver.next();
+      await fetch(`${f.issuer}${c.logout}`, { redirect: 'manual', headers: { cookie: signedIn.jar.header() } });
+      const logoutToken = new URLSearchParams((await received).body).get('logout_token')!;
+      const { payload } = await jwtVerify(logoutToken, jwks, { audience: 'rp', typ: 'logout+jwt' });
+      t.equal(payload.iss, c.iss, `logged out through ${c.logout}: the logout_token's iss is the id token's`);
+    }
+  });
+
   t.test('a re-login of the same user (prompt=login) leaves one session: logout revokes what both logins issued', async (t) => {
     const exchange = async (location: URL) =>
       token(f, { grant_type: 'authorization_code', client_id: 'web', client_secret: WEB_SECRET, code: location.searchParams.get('code')!, redirect_uri: CB });

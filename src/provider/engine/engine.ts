@@ -241,6 +241,9 @@ export class Engine {
     } else if (r.sid !== undefined) {
       writes.push(this.sessionIndex.addAccess(r.sid, access.key));
     }
+    // The issuer these tokens carry is the one this client's logout_token must carry (a code from
+    // one Tencent family may be redeemed at the other's token endpoint).
+    if (r.sid !== undefined && r.user) writes.push(this.sessions.addClient(r.sid, r.client.id, r.issuer));
     if (r.extraWrites) writes.push(...r.extraWrites({ accessKey: access.key, ...(fid !== undefined ? { fid } : {}) }));
     const [id] = await Promise.all([idToken, Promise.all(writes)]);
     if (rotating && refreshToken !== undefined) {
@@ -302,7 +305,7 @@ export class Engine {
         ...(request.pkce ? { pkce: request.pkce } : {}),
         ...(request.dialect !== undefined ? { dialect: request.dialect } : {}),
       }),
-      this.sessions.addClient(session.sid, request.clientId),
+      this.sessions.addClient(session.sid, request.clientId, request.issuer),
     ]);
     return redirectWith(request.redirectUri, { code, state: request.state });
   }

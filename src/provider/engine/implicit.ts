@@ -60,7 +60,7 @@ export async function issueImplicit(engine: Engine, request: AuthorizationReques
       refresh: 'none',
       idToken: false,
     }),
-    engine.sessions.addClient(session.sid, client.id),
+    engine.sessions.addClient(session.sid, client.id, request.issuer),
   ]);
   const r = issued.response;
   return fragmentWith(request.redirectUri, {

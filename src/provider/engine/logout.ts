@@ -6,11 +6,11 @@
  * OP must not wait on RPs to finish the user's logout).
  */
 import type { KvStore } from '../../store/store.js';
-import type { ClientRegistry } from './clients.js';
+import type { Client, ClientRegistry } from './clients.js';
 import type { IdTokens } from './id-tokens.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { RefreshFamilies } from './refresh-families.js';
-import type { SsoSessions } from './sso-sessions.js';
+import type { SignedInClient, SsoSessions } from './sso-sessions.js';
 
 export interface EngineLogger {
   info(obj: object, msg: string): void;
@@ -68,20 +68,30 @@ export class Logout {
     await Promise.all(
       members.map((m) => (m.startsWith('f:') ? refresh.revokeFamily(m.slice(2)) : accessTokens.revoke(m.slice(2)))),
     );
-    const clientIds = await sessions.end(sid);
+    const signedIn = await sessions.end(sid);
     await index.drop(sid);
-    const backchannel = session ? this.notify(clientIds, session.userId, sid, issuer) : Promise.resolve();
+    const backchannel = session ? this.notify(signedIn, session.userId, sid, issuer) : Promise.resolve();
     return { backchannel };
   }
 
-  private async notify(clientIds: string[], sub: string, sid: string, issuer: string): Promise<void> {
+  /**
+   * One logout_token per (client, issuer) the client was signed in with, `iss` being that issuer
+   * (its ID tokens' `iss`, §2.4), not the family the logout came through (`fallbackIssuer` only
+   * for entries that recorded none).
+   */
+  private async notify(signedIn: SignedInClient[], sub: string, sid: string, fallbackIssuer: string): Promise<void> {
     const { clients, idTokens, log } = this.deps;
-    const targets = clientIds.map((id) => clients.get(id)).filter((c) => c && c.backchannelLogoutUri);
+    const targets = new Map<string, { client: Client; issuer: string }>();
+    for (const entry of signedIn) {
+      const client = clients.get(entry.clientId);
+      const issuer = entry.issuer ?? fallbackIssuer;
+      if (client?.backchannelLogoutUri) targets.set(JSON.stringify([client.id, issuer]), { client, issuer });
+    }
     await Promise.all(
-      targets.map(async (client) => {
-        const uri = client!.backchannelLogoutUri;
+      [...targets.values()].map(async ({ client, issuer }) => {
+        const uri = client.backchannelLogoutUri;
         try {
-          const token = await idTokens.logoutToken({ issuer, clientId: client!.id, sub, sid });
+          const token = await idTokens.logoutToken({ issuer, clientId: client.id, sub, sid });
           const res = await this.deps.fetch(uri, {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -90,9 +100,9 @@ export class Logout {
             signal: AbortSignal.timeout(BACKCHANNEL_TIMEOUT_MS),
           });
           await res.body?.cancel();
-          (res.ok ? log.info : log.warn).call(log, { clientId: client!.id, status: res.status }, 'back-channel logout delivered');
+          (res.ok ? log.info : log.warn).call(log, { clientId: client.id, status: res.status }, 'back-channel logout delivered');
         } catch (err) {
-          log.warn({ clientId: client!.id, err: (err as Error).message }, 'back-channel logout failed');
+          log.warn({ clientId: client.id, err: (err as Error).message }, 'back-channel logout failed');
         }
       }),
     );

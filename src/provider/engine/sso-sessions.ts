@@ -26,6 +26,20 @@ interface Stored extends SsoSession {
 
 const SID = /^[A-Za-z0-9_-]{16,64}$/;
 
+/** A client signed in under a session; `issuer` absent only for entries written before it was recorded. */
+export interface SignedInClient {
+  readonly clientId: string;
+  readonly issuer?: string;
+}
+
+function parseMember(member: string): SignedInClient {
+  if (member.startsWith('[')) {
+    const [clientId, issuer] = JSON.parse(member) as [string, string];
+    return { clientId, issuer };
+  }
+  return { clientId: member };
+}
+
 export class SsoSessions {
   constructor(
     private readonly store: KvStore,
@@ -87,17 +101,22 @@ export class SsoSessions {
     return session.exp > epochSeconds(this.clock) ? session : null;
   }
 
-  /** Records that a client received a code under this session (back-channel logout targets). */
-  async addClient(sid: string, clientId: string): Promise<void> {
-    await this.store.sadd(`ssoc:${sid}`, clientId, this.ttlSeconds);
+  /**
+   * Records that a client received a code or tokens under this session, with the issuer (family)
+   * they carry: back-channel logout signs each client's logout_token as that issuer (Back-Channel
+   * Logout 1.0 §2.4: iss as in the client's ID tokens), whichever family the logout came through.
+   */
+  async addClient(sid: string, clientId: string, issuer: string): Promise<void> {
+    await this.store.sadd(`ssoc:${sid}`, JSON.stringify([clientId, issuer]), this.ttlSeconds);
   }
 
-  clients(sid: string): Promise<string[]> {
-    return this.store.smembers(`ssoc:${sid}`);
+  /** The (client, issuer) pairs signed in under a session (an issuer per family the client used). */
+  async clients(sid: string): Promise<SignedInClient[]> {
+    return (await this.store.smembers(`ssoc:${sid}`)).map(parseMember);
   }
 
   /** Ends the session; returns the clients that were signed in under it. */
-  async end(sid: string): Promise<string[]> {
+  async end(sid: string): Promise<SignedInClient[]> {
     const clients = await this.clients(sid);
     await this.store.del(`sso:${sid}`, `ssoc:${sid}`);
     return clients;
