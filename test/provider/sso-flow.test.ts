@@ -258,6 +258,19 @@ t.test('refresh needs the access token issued with the refresh token', async (t)
   t.equal(noRt.text, '{"error":"invalid_request","error_description":"missing refresh_token parameter"}');
 });
 
+t.test("/sso/refresh_token/ refreshes only families born at /sso/token/ (it takes no client secret)", async (t) => {
+  const fx = await boot(t);
+  const oidcUrl = `${fx.issuer}/oauth2/authorize?${new URLSearchParams({ client_id: APP, response_type: 'code', redirect_uri: CB, scope: 'openid' })}`;
+  const { location } = await browserAuthorize(fx, oidcUrl, { username: 'alice', password: TEST_PASSWORD });
+  const oidc = await call(`${fx.issuer}/oauth2/token`, form({ grant_type: 'authorization_code', code: location.searchParams.get('code')!, redirect_uri: CB, client_id: APP, client_secret: SECRET }));
+  t.equal(oidc.status, 200);
+  const stolen = await seedClient.refresh(fx, String(oidc.json!.access_token), String(oidc.json!.refresh_token));
+  t.equal(stolen.status, 400, "a confidential client's /oauth2 family without its secret");
+  t.equal(stolen.text, '{"error":"invalid_grant","error_description":"invalid refresh_token"}');
+  const owner = await call(`${fx.issuer}/oauth2/token`, form({ grant_type: 'refresh_token', refresh_token: String(oidc.json!.refresh_token), client_id: APP, client_secret: SECRET }));
+  t.equal(owner.status, 200, 'the refused attempt did not burn the token: its client still refreshes with its secret');
+});
+
 t.test('check_token after revocation and after expiry: 401', async (t) => {
   const fx = await boot(t);
   const a = await ssoTokens(t, fx);

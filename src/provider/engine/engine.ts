@@ -89,6 +89,8 @@ export interface IssueTokensRequest {
   refresh: 'none' | 'new' | { record: RefreshRecord; oldHash: string; oldAccessKey?: string; state: string };
   /** default: when the scope has openid and there is a user */
   idToken?: boolean;
+  /** DialectProfile.dialect of the token endpoint, recorded on a new refresh family */
+  dialect?: string;
   /** writes to run in the same batch, given what was issued (e.g. the used-code marker) */
   extraWrites?: (out: { accessKey: string; fid?: string }) => Array<Promise<unknown>>;
 }
@@ -232,6 +234,7 @@ export class Engine {
             authTime: r.authTime ?? now,
             ...(r.amr ? { amr: [...r.amr] } : {}),
             exp: now + this.config.tokens.refreshTtl,
+            ...(r.dialect !== undefined ? { dialect: r.dialect } : {}),
           };
       if (rotating) writes.push(this.refresh.rotationWrite(record, hashHandle(refreshToken)), ...this.refresh.retireWrites(record, rotating.oldHash, rotating.oldAccessKey));
       else {

@@ -27,6 +27,12 @@ export interface RefreshRecord {
   readonly amr?: readonly string[];
   /** epoch seconds: the family's absolute end */
   readonly exp: number;
+  /**
+   * DialectProfile.dialect of the token endpoint that started the family (QingCloud `sso`);
+   * absent: the Tencent families. /sso/refresh_token/ takes no client secret, so it only serves
+   * families of its own dialect.
+   */
+  readonly dialect?: string;
 }
 
 export type FamilyState = { readonly rt: string; readonly at: string } | { readonly revoked: true };

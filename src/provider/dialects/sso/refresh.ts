@@ -6,7 +6,8 @@
  *
  * No client secret is documented here, so the Bearer token is the proof that goes with the refresh
  * token: it must be the access token currently issued with that refresh token (expired is fine:
- * QingCloud apps refresh after an expiry), and the client is the one the family belongs to.
+ * QingCloud apps refresh after an expiry), and the client is the one the family belongs to. Only
+ * families started at /sso/token/ are served: any other family needs its client's secret.
  * Rotation and reuse detection are the engine's (refresh-families.ts): presenting an already
  * rotated refresh token revokes the whole family, here as at /oauth2/token.
  */
@@ -49,6 +50,11 @@ export function ssoRefreshRoutes(app: FastifyInstance, sso: SsoContext): void {
       if (!bearerKey) throw new ProviderError('invalid_token', 'invalid access token');
       const live = await engine.refresh.peek(refreshToken);
       if (!live) return await refuseDeadRefreshToken(engine, refreshToken);
+      // No client secret here: only a family this dialect started (at /sso/token/) may be
+      // refreshed; a Tencent family of a confidential client needs that client's secret at its
+      // own token endpoint. Refused without consuming: the holder's client keeps its token.
+      if (live.record.dialect !== profile.dialect)
+        throw new ProviderError('invalid_refresh_token', 'invalid refresh token', { cause: 'family not issued through /sso/token/' });
       const family = await engine.refresh.family(live.record.fid);
       if (family && !('revoked' in family) && family.at !== bearerKey)
         throw new ProviderError('invalid_token', 'the bearer token was not issued with this refresh token');

@@ -46,6 +46,7 @@ export const authorizationCodeGrant: Grant = {
       ...(record.sid !== undefined ? { sid: record.sid } : {}),
       ...(record.nonce !== undefined ? { nonce: record.nonce } : {}),
       refresh: client.grants.has('refresh_token') ? 'new' : 'none',
+      ...(profile.dialect !== undefined ? { dialect: profile.dialect } : {}),
       extraWrites: (out) => [engine.codes.markUsed(hash, { at: out.accessKey, ...(out.fid ? { fid: out.fid } : {}) })],
     });
     return issued.response;
