@@ -6,7 +6,7 @@
  *   npm run bench                                   everything, defaults below
  *   npm run bench -- --only provider                issue 2 (token endpoint)
  *   npm run bench -- --only gateway                 issue 3 (proxy hot path, Redis bytes, RSS)
- *   npm run bench -- --rounds 4                     measured seconds split into 4 interleaved rounds (default 2)
+ *   npm run bench -- --rounds 2                     measured seconds split into this many interleaved rounds (default 4)
  *   npm run bench -- --duration 20 --connections 100 --sessions 100000 --memory-requests 100000
  *   npm run bench -- --no-redis-provider            skip the extra menshen-on-Redis provider rows
  *   npm run bench -- --cpu-prof /tmp/prof           V8 CPU profiles of the menshen processes (open in Chrome DevTools)
@@ -19,7 +19,7 @@ import { machineInfo, machineLines } from './lib/report.js';
 import { providerReport, runProviderBench, type ProviderBenchResult } from './provider/bench.js';
 import { gatewayReport, runGatewayBench, type GatewayBenchResult } from './gateway/bench.js';
 
-const DEFAULTS = { duration: 10, warmup: 2, rounds: 2, connections: 50, sessions: 100_000, memoryRequests: 50_000, latencyConnections: 4 };
+const DEFAULTS = { duration: 10, warmup: 2, rounds: 4, connections: 50, sessions: 100_000, memoryRequests: 50_000, latencyConnections: 4 };
 
 class UsageError extends Error {}
 

@@ -101,17 +101,26 @@ interface Prepared {
   sample: string;
 }
 
-/** Checks a sample response, warms the server up and mints the pool of the measured rounds. */
-async function prepare(side: ProviderRow['side'], server: ChildServer<ProviderReady>, grant: GrantKind, o: ProviderBenchOptions): Promise<Prepared> {
+/**
+ * Checks a sample response, warms the server up and mints the pool of the measured rounds. The
+ * pool is sized from the faster of 2.5x the warm-up rate and the signing ceiling, so that a server
+ * that speeds up after its warm-up never runs dry (a dry pool shows as non-2xx answers).
+ */
+async function prepare(
+  side: ProviderRow['side'],
+  server: ChildServer<ProviderReady>,
+  grant: GrantKind,
+  o: ProviderBenchOptions,
+  ceiling: number,
+): Promise<Prepared> {
   const [sampleHandle] = await server.call<string[]>('mint', { grant, count: 1 });
   const sample = await checkSample(server, grant, sampleHandle!);
-  // Warm-up (skipped with warmup 0): a generous pool; its rate sizes the measured rounds' pool.
-  let rate = 2000;
+  let rate = 0;
   if (o.warmup > 0) {
-    const warmPool = await server.call<string[]>('mint', { grant, count: Math.max(1000, 4000 * o.warmup) });
-    rate = Math.max((await runLoad(tokenLoad(server, o, poolBody(grant, warmPool).body, o.warmup))).rps, 200);
+    const warmPool = await server.call<string[]>('mint', { grant, count: Math.ceil(Math.max(1000, 2 * ceiling * o.warmup)) });
+    rate = (await runLoad(tokenLoad(server, o, poolBody(grant, warmPool).body, o.warmup))).rps;
   }
-  const size = Math.ceil(rate * o.duration * 1.75) + 20 * o.connections * o.rounds + 500;
+  const size = Math.ceil(Math.max(2.5 * rate, ceiling, 500) * o.duration * 1.3) + 20 * o.connections * o.rounds;
   const gen = poolBody(grant, await server.call<string[]>('mint', { grant, count: size }));
   return { side, child: server, pool: size, taken: gen.taken, body: gen.body, sample };
 }
@@ -158,7 +167,7 @@ export async function runProviderBench(o: ProviderBenchOptions): Promise<Provide
       const prepared: Prepared[] = [];
       for (const { side, child } of servers) {
         log(`provider: ${grant}: checking and warming up ${child.ready.label} (${o.warmup} s)`);
-        prepared.push(await prepare(side, child, grant, o));
+        prepared.push(await prepare(side, child, grant, o, signaturesPerSecond / 2));
       }
       log(`provider: ${grant}: ${o.rounds} interleaved rounds of ${o.duration / o.rounds} s per server, ${o.connections} connections`);
       const loads = await interleaved(prepared, o.rounds, (p) => runLoadSample(tokenLoad(p.child, o, p.body, o.duration / o.rounds)));
