@@ -96,6 +96,15 @@ t.test('logout', async (t) => {
     }
   });
 
+  t.test('a code issued before a logout cannot be redeemed after it', async (t) => {
+    const { location, jar } = await signIn('web');
+    const out = await fetch(`${f.issuer}/logout?client_id=web`, { redirect: 'manual', headers: { cookie: jar.header() } });
+    t.equal(out.status, 302);
+    const late = await token(f, { grant_type: 'authorization_code', client_id: 'web', client_secret: WEB_SECRET, code: location.searchParams.get('code')!, redirect_uri: CB });
+    t.equal(late.status, 400);
+    t.equal(late.text, '{"error":"invalid_grant","error_description":"invalid code"}');
+  });
+
   t.test('a re-login of the same user (prompt=login) leaves one session: logout revokes what both logins issued', async (t) => {
     const exchange = async (location: URL) =>
       token(f, { grant_type: 'authorization_code', client_id: 'web', client_secret: WEB_SECRET, code: location.searchParams.get('code')!, redirect_uri: CB });

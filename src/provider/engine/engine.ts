@@ -272,8 +272,13 @@ export class Engine {
 
   /** Revokes what a replayed authorization code issued. */
   async revokeIssued(issued: IssuedFromCode): Promise<void> {
-    await Promise.all([issued.fid ? this.refresh.revokeFamily(issued.fid) : undefined, this.accessTokens.revoke(issued.at)]);
+    await this.revokeTokens(issued);
     this.log.warn({ fid: issued.fid }, 'authorization code replayed: revoked the tokens it issued');
+  }
+
+  /** Revokes an access token and, when given, its refresh family. */
+  async revokeTokens(issued: IssuedFromCode): Promise<void> {
+    await Promise.all([issued.fid ? this.refresh.revokeFamily(issued.fid) : undefined, this.accessTokens.revoke(issued.at)]);
   }
 
   /** What authorize does for this browser: a code now, the login page, or login_required. */

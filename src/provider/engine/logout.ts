@@ -64,11 +64,13 @@ export class Logout {
   async endSession(sid: string, issuer: string): Promise<{ backchannel: Promise<void> }> {
     const { sessions, index, refresh, accessTokens } = this.deps;
     const session = await sessions.get(sid);
+    // The session ends first, then its index is read: a code exchange that adds tokens to the
+    // index after this read finds the session ended and revokes them itself (grants/authorization-code.ts).
+    const signedIn = await sessions.end(sid);
     const members = await index.members(sid);
     await Promise.all(
       members.map((m) => (m.startsWith('f:') ? refresh.revokeFamily(m.slice(2)) : accessTokens.revoke(m.slice(2)))),
     );
-    const signedIn = await sessions.end(sid);
     await index.drop(sid);
     const backchannel = session ? this.notify(signedIn, session.userId, sid, issuer) : Promise.resolve();
     return { backchannel };

@@ -2,7 +2,8 @@
  * grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6, protocols.md T2 a/b).
  * The code is taken once; redirect_uri must match the authorize request's (EIAM: only when it was
  * sent there); PKCE is verified when a challenge was registered, and a verifier without a challenge
- * is refused (downgrade protection, OAuth 2.1 §4.1.3).
+ * is refused (downgrade protection, OAuth 2.1 §4.1.3). A code whose SSO session ended (logout)
+ * is refused.
  */
 import { ProviderError, missing } from '../errors.js';
 import { verifyPkce } from '../pkce.js';
@@ -49,6 +50,13 @@ export const authorizationCodeGrant: Grant = {
       ...(profile.dialect !== undefined ? { dialect: profile.dialect } : {}),
       extraWrites: (out) => [engine.codes.markUsed(hash, { at: out.accessKey, ...(out.fid ? { fid: out.fid } : {}) })],
     });
+    // A code outlives nothing it came from: once its SSO session has ended (logout), it issues
+    // nothing. Checked after the tokens joined the session's index, so a logout either finds them
+    // there (engine/logout.ts ends the session before reading the index) or is seen here.
+    if (record.sid !== undefined && !(await engine.sessions.get(record.sid))) {
+      await engine.revokeTokens({ at: issued.accessKey, ...(issued.fid ? { fid: issued.fid } : {}) });
+      throw new ProviderError('invalid_code', 'invalid code', { cause: 'the SSO session of the code has ended' });
+    }
     return issued.response;
   },
 };
