@@ -159,6 +159,46 @@ t.test('login page', async (t) => {
     t.equal(replay.status, 400, 'one login per p_state');
   });
 
+  t.test('two login tabs in one browser: each submits fine after the other', async (t) => {
+    const jar = new Jar();
+    const openTab = async () => {
+      const r = await fetch(authorizeUrl(f, { client_id: 'web', redirect_uri: CB, response_type: 'code', scope: 'openid', prompt: 'login' }), {
+        redirect: 'manual',
+        headers: { cookie: jar.header() },
+      });
+      const page = await fetch(new URL(r.headers.get('location')!, f.base), { headers: { cookie: jar.header() } });
+      jar.update(page);
+      const html = await page.text();
+      return () => {
+        const init = form({ p_state: hidden(html, 'p_state'), csrf: hidden(html, 'csrf'), username: 'alice', password: TEST_PASSWORD });
+        return fetch(`${f.issuer}/login`, { ...init, redirect: 'manual', headers: { ...init.headers, cookie: jar.header() } }).then((res) => {
+          jar.update(res);
+          return res;
+        });
+      };
+    };
+    const first = await openTab();
+    const second = await openTab();
+    const third = await openTab();
+    t.equal(jar.cookies.size, 1, 'one CSRF cookie for any number of tabs (no pile-up)');
+    const a = await first();
+    t.equal(a.status, 303, 'the first tab');
+    t.match(a.headers.get('location'), /code=/);
+    const b = await second();
+    t.equal(b.status, 303, 'the second tab, after the first one signed in');
+    t.match(b.headers.get('location'), /code=/);
+    const c = await third();
+    t.equal(c.status, 303, 'and a third');
+  });
+
+  t.test("a form token does not work with another browser's CSRF cookie", async (t) => {
+    const mine = await loginPage(f, {});
+    const theirs = await loginPage(f, {});
+    const init = form({ p_state: hidden(mine.html, 'p_state'), csrf: hidden(mine.html, 'csrf'), username: 'alice', password: TEST_PASSWORD });
+    const res = await fetch(`${f.issuer}/login`, { ...init, redirect: 'manual', headers: { ...init.headers, cookie: theirs.jar.header() } });
+    t.equal(res.status, 403);
+  });
+
   t.test('an expired or unknown p_state', async (t) => {
     const { html, jar } = await loginPage(f, {});
     f.clock.advance(601_000);

@@ -6,7 +6,7 @@
 
 /** The provider SSO session: `<sid>.<secret>` (engine/sso-sessions.ts). */
 export const SSO_COOKIE = 'menshen_op';
-/** The login form's double-submitted CSRF token. */
+/** The browser's secret that signs the login forms' CSRF tokens (csrf.ts). */
 export const CSRF_COOKIE = 'menshen_op_csrf';
 
 export function readCookie(header: string | undefined, name: string): string | undefined {

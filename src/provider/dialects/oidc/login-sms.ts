@@ -6,14 +6,14 @@
  * send is shown on the page, never a hang or a 500. The right code finishes the login like the
  * password page does (engine.completeLogin: new SSO session, code to the client); five wrong codes
  * end the step and the user signs in again. No JavaScript; zh/en; the same CSRF protection as the
- * password form (the interaction's token in the form and in a SameSite cookie, Origin checked).
+ * password form (csrf.ts: the interaction's token signed with the browser's cookie secret, Origin checked).
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isProviderError, type ProviderError } from '../../engine/errors.js';
-import { INTERACTION_TTL, type Interaction } from '../../engine/interactions.js';
+import type { Interaction } from '../../engine/interactions.js';
 import { SMS_STEP_PATH, type SmsMfa, type SmsStepState } from '../../engine/mfa/sms-mfa.js';
-import { CSRF_COOKIE, SSO_COOKIE, clearCookie, readCookie, setCookie } from './cookies.js';
+import { SSO_COOKIE, readCookie, setCookie } from './cookies.js';
+import { formTokenValid, issueFormToken } from './csrf.js';
 import { escapeHtml as h, htmlHeaders, type DialectContext } from './http.js';
 import { pickLang, texts as loginTexts, type Lang } from './i18n.js';
 import { layout } from './pages.js';
@@ -63,13 +63,6 @@ const TEXT = {
 } as const;
 
 type SmsTexts = (typeof TEXT)['en'] | (typeof TEXT)['zh'];
-
-function same(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 interface PageModel {
   lang: Lang;
@@ -133,10 +126,10 @@ export function loginSmsRoutes(app: FastifyInstance, ctx: DialectContext, mfa: S
     htmlHeaders(reply.code(status)).send(restartPage(lang, loginHref(ix), text));
 
   /** The code form; the success redirect goes to the client, so CSP's form-action allows its origin. */
-  const page = (reply: FastifyReply, lang: Lang, ix: Interaction, state: SmsStepState, extra: { error?: string; notice?: string } = {}, status = 200) => {
-    reply.header('set-cookie', setCookie(CSRF_COOKIE, ix.csrf, ctx.cookies, INTERACTION_TTL));
+  const page = (req: FastifyRequest, reply: FastifyReply, lang: Lang, ix: Interaction, state: SmsStepState, extra: { error?: string; notice?: string } = {}, status = 200) => {
+    const csrf = issueFormToken(req, reply, ix, ctx.cookies);
     return htmlHeaders(reply.code(status), `'self' ${new URL(ix.request.redirectUri).origin}`).send(
-      smsPage({ lang, action, resendAction, pState: ix.id, csrf: ix.csrf, state, ...extra }),
+      smsPage({ lang, action, resendAction, pState: ix.id, csrf, state, ...extra }),
     );
   };
 
@@ -165,7 +158,7 @@ export function loginSmsRoutes(app: FastifyInstance, ctx: DialectContext, mfa: S
     if (from === 'body') {
       const origin = req.headers.origin;
       const ours = new URL(ctx.ciam.profile.issuer).origin;
-      if (!same(params.csrf, ix.csrf) || !same(readCookie(req.headers.cookie, CSRF_COOKIE), ix.csrf) || (origin !== undefined && origin !== ours))
+      if (!formTokenValid(req, params.csrf, ix) || (origin !== undefined && origin !== ours))
         return { done: message(reply, lang, 403, 'formExpired') };
     }
     const state = await mfa.state(ix.id, ix.request.clientId);
@@ -186,7 +179,7 @@ export function loginSmsRoutes(app: FastifyInstance, ctx: DialectContext, mfa: S
       state = (await mfa.state(ix.id, ix.request.clientId)) ?? state;
     }
     const notice = r.params.resent === '1' && !error ? TEXT[lang].resent : undefined;
-    return page(reply, lang, ix, state, { ...(error ? { error } : {}), ...(notice ? { notice } : {}) });
+    return page(req, reply, lang, ix, state, { ...(error ? { error } : {}), ...(notice ? { notice } : {}) });
   });
 
   app.post(`${SMS_STEP_PATH}/resend`, async (req, reply) => {
@@ -196,7 +189,7 @@ export function loginSmsRoutes(app: FastifyInstance, ctx: DialectContext, mfa: S
     const refused = await send(ix);
     if (!refused) return reply.redirect(`${action}?p_state=${encodeURIComponent(ix.id)}&resent=1`, 303);
     const state = (await mfa.state(ix.id, ix.request.clientId)) ?? r.state;
-    return page(reply, lang, ix, state, { error: sendError(TEXT[lang], refused) }, refused.kind === 'rate_limited' ? 429 : 503);
+    return page(req, reply, lang, ix, state, { error: sendError(TEXT[lang], refused) }, refused.kind === 'rate_limited' ? 429 : 503);
   });
 
   app.post(SMS_STEP_PATH, async (req, reply) => {
@@ -205,7 +198,7 @@ export function loginSmsRoutes(app: FastifyInstance, ctx: DialectContext, mfa: S
     const { ix, lang, state, params } = r;
     const t = TEXT[lang];
     const code = (params.code ?? '').trim();
-    if (!code) return page(reply, lang, ix, state, { error: t.missingCode });
+    if (!code) return page(req, reply, lang, ix, state, { error: t.missingCode });
     try {
       // The login page's challenge is bound to its p_state (see SmsMfa.challenge).
       const pending = await mfa.verify('interaction', ix.id, ix.request.clientId, ix.id, code.slice(0, 32));
@@ -217,7 +210,8 @@ export function loginSmsRoutes(app: FastifyInstance, ctx: DialectContext, mfa: S
       const done = await engine.completeLogin(ix, user, ['pwd', 'sms', 'mfa'], readCookie(req.headers.cookie, SSO_COOKIE));
       ctx.metrics.logins.inc({ where: 'provider', outcome: 'success' });
       engine.log.info({ clientId: ix.request.clientId, sid: done.session.sid, amr: 'sms' }, 'provider login');
-      reply.header('set-cookie', [setCookie(SSO_COOKIE, done.cookie, ctx.cookies, ssoMaxAge), clearCookie(CSRF_COOKIE, ctx.cookies)]);
+      // The CSRF cookie stays: other login tabs of this browser still need it (csrf.ts).
+      reply.header('set-cookie', setCookie(SSO_COOKIE, done.cookie, ctx.cookies, ssoMaxAge));
       return reply.redirect(done.redirectTo, 303);
     } catch (err) {
       if (!isProviderError(err)) throw err;
@@ -226,12 +220,12 @@ export function loginSmsRoutes(app: FastifyInstance, ctx: DialectContext, mfa: S
         const left = Number(err.extra?.attempts_left ?? 0);
         if (left <= 0) return restart(reply, lang, ix, t.tooManyWrong);
         const now = (await mfa.state(ix.id, ix.request.clientId)) ?? state;
-        return page(reply, lang, ix, now, { error: t.wrongCode(left) }, 400);
+        return page(req, reply, lang, ix, now, { error: t.wrongCode(left) }, 400);
       }
       if (err.kind === 'invalid_oob_code') {
         const now = await mfa.state(ix.id, ix.request.clientId);
         if (!now) return restart(reply, lang, ix, t.tooManyWrong);
-        return page(reply, lang, ix, now, { error: t.expiredCode }, 400);
+        return page(req, reply, lang, ix, now, { error: t.expiredCode }, 400);
       }
       if (err.kind === 'interaction_expired') return message(reply, lang, 400, 'expired');
       return message(reply, lang, 400, 'badRequest');

@@ -1,28 +1,20 @@
 /**
  * The provider login page, GET|POST {mount}/login?p_state=... : username + password, no JavaScript,
- * Chinese or English. The form is CSRF-protected twice: its token must equal the interaction's and a
- * SameSite=Lax cookie set when the form was shown (a cross-site POST carries neither), and a present
- * Origin header must be the provider's. Wrong credentials re-render the form with the message; a
+ * Chinese or English. The form is CSRF-protected twice: its token must be the interaction's token
+ * signed with the browser's secret from a SameSite=Lax cookie (csrf.ts; a cross-site POST has
+ * neither), and a present Origin header must be the provider's. Wrong credentials re-render the form with the message; a
  * success starts a new provider SSO session and redirects (303) to the client with a code, unless
  * the second-factor hook takes over first.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ProviderError, isProviderError, type ProviderErrorKind } from '../../engine/errors.js';
 import type { Interaction } from '../../engine/interactions.js';
-import { INTERACTION_TTL } from '../../engine/interactions.js';
-import { CSRF_COOKIE, SSO_COOKIE, clearCookie, readCookie, setCookie } from './cookies.js';
+import { SSO_COOKIE, readCookie, setCookie } from './cookies.js';
+import { formTokenValid, issueFormToken } from './csrf.js';
 import { htmlHeaders, type DialectContext } from './http.js';
 import { pickLang, texts, type Lang, type Texts } from './i18n.js';
 import { loginPage, messagePage } from './pages.js';
 import { collectParams } from './params.js';
-
-function same(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 const MESSAGES: Partial<Record<ProviderErrorKind, keyof Texts>> = {
   wrong_credentials: 'wrongCredentials',
@@ -43,11 +35,11 @@ export function loginRoutes(app: FastifyInstance, ctx: DialectContext): void {
   };
 
   /** The form; the redirect to the client is a form-action target, so CSP must allow its origin. */
-  const form = (reply: FastifyReply, lang: Lang, ix: Interaction, extra: { username?: string; error?: string } = {}) => {
+  const form = (req: FastifyRequest, reply: FastifyReply, lang: Lang, ix: Interaction, extra: { username?: string; error?: string } = {}) => {
     const client = engine.clients.get(ix.request.clientId);
-    reply.header('set-cookie', setCookie(CSRF_COOKIE, ix.csrf, ctx.cookies, INTERACTION_TTL));
+    const csrf = issueFormToken(req, reply, ix, ctx.cookies);
     return htmlHeaders(reply, `'self' ${new URL(ix.request.redirectUri).origin}`).send(
-      loginPage({ lang, action, pState: ix.id, csrf: ix.csrf, clientName: client?.name ?? ix.request.clientId, ...extra }),
+      loginPage({ lang, action, pState: ix.id, csrf, clientName: client?.name ?? ix.request.clientId, ...extra }),
     );
   };
 
@@ -60,7 +52,7 @@ export function loginRoutes(app: FastifyInstance, ctx: DialectContext): void {
     }
     const ix = await engine.interactions.get(params.p_state);
     if (!ix) return message(reply, langOf(req), 400, 'expired');
-    return form(reply, langOf(req, ix), ix, params.login_hint ? { username: params.login_hint } : ix.request.loginHint ? { username: ix.request.loginHint } : {});
+    return form(req, reply, langOf(req, ix), ix, params.login_hint ? { username: params.login_hint } : ix.request.loginHint ? { username: ix.request.loginHint } : {});
   });
 
   app.post('/login', async (req, reply) => {
@@ -75,11 +67,11 @@ export function loginRoutes(app: FastifyInstance, ctx: DialectContext): void {
     const lang = langOf(req, ix);
     const origin = req.headers.origin;
     const ours = new URL(ctx.ciam.profile.issuer).origin;
-    if (!same(params.csrf, ix.csrf) || !same(readCookie(req.headers.cookie, CSRF_COOKIE), ix.csrf) || (origin !== undefined && origin !== ours))
+    if (!formTokenValid(req, params.csrf, ix) || (origin !== undefined && origin !== ours))
       return message(reply, lang, 403, 'formExpired');
 
     const username = params.username ?? '';
-    if (!username || !params.password) return form(reply, lang, ix, { username, error: texts(lang).missingFields });
+    if (!username || !params.password) return form(req, reply, lang, ix, { username, error: texts(lang).missingFields });
     const client = engine.clients.get(ix.request.clientId);
     if (!client) return message(reply, lang, 400, 'expired');
     try {
@@ -93,13 +85,14 @@ export function loginRoutes(app: FastifyInstance, ctx: DialectContext): void {
       const done = await engine.completeLogin(ix, user, ['pwd'], readCookie(req.headers.cookie, SSO_COOKIE));
       ctx.metrics.logins.inc({ where: 'provider', outcome: 'success' });
       engine.log.info({ clientId: client.id, sid: done.session.sid }, 'provider login');
-      reply.header('set-cookie', [setCookie(SSO_COOKIE, done.cookie, ctx.cookies, ssoMaxAge), clearCookie(CSRF_COOKIE, ctx.cookies)]);
+      // The CSRF cookie stays: other login tabs of this browser still need it (csrf.ts).
+      reply.header('set-cookie', setCookie(SSO_COOKIE, done.cookie, ctx.cookies, ssoMaxAge));
       return reply.redirect(done.redirectTo, 303);
     } catch (err) {
       const key = isProviderError(err) ? MESSAGES[err.kind] : undefined;
       if (key && isProviderError(err)) {
         ctx.metrics.logins.inc({ where: 'provider', outcome: err.kind });
-        return form(reply, lang, ix, { username, error: texts(lang)[key] as string });
+        return form(req, reply, lang, ix, { username, error: texts(lang)[key] as string });
       }
       if (isProviderError(err)) return message(reply, lang, 400, err.kind === 'interaction_expired' ? 'expired' : 'badRequest');
       throw err;
