@@ -90,6 +90,19 @@ t.test('revocation', async (t) => {
     t.equal((await refresh(c.refresh_token)).status, 200, "another client cannot revoke web's token");
   });
 
+  t.test('revoking a refresh token that was just rotated revokes its family', async (t) => {
+    const a = await login(f);
+    const rotated = (await refresh(a.refresh_token)).json as { access_token: string; refresh_token: string };
+    const foreign = await fetch(`${f.issuer}/oauth2/revoke`, form({ client_id: 'legacy', client_secret: LEGACY_SECRET, token: a.refresh_token }));
+    t.equal(foreign.status, 200);
+    t.equal(await info(rotated.access_token), 200, "another client cannot revoke web's family through an old token");
+    // The client (e.g. a gateway logging out mid-refresh) still holds the token it just rotated.
+    const r = await fetch(`${f.issuer}/oauth2/revoke`, form({ client_id: 'web', client_secret: WEB_SECRET, token: a.refresh_token }));
+    t.equal(r.status, 200);
+    t.equal(await info(rotated.access_token), 401, "the family's current access token is revoked");
+    t.equal((await refresh(rotated.refresh_token)).json!.error, 'invalid_grant', 'and its current refresh token');
+  });
+
   t.test('EIAM GET /auth/oauth2/revoke (T7)', async (t) => {
     const a = await login(f);
     const q = new URLSearchParams({ client_id: 'web', client_secret: WEB_SECRET, token: a.refresh_token, token_type_hint: 'refresh_token' });

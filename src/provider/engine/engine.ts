@@ -361,14 +361,20 @@ export class Engine {
 
   /**
    * RFC 7009: revokes a token of this client. A refresh token takes its family (and so its access
-   * token) with it; an access token only itself. Unknown tokens and other clients' tokens are
-   * ignored (the endpoint still answers success, §2.2).
+   * token) with it, also when it was already rotated out; an access token only itself. Unknown
+   * tokens and other clients' tokens are ignored (the endpoint still answers success, §2.2).
    */
   async revokeToken(token: string, client: Client, hint?: string): Promise<void> {
     const tryRefresh = async () => {
       const hit = await this.refresh.peek(token);
       if (hit && hit.record.cid === client.id) {
         await this.refresh.revokeFamily(hit.record.fid);
+        return true;
+      }
+      // A token rotated a moment ago (the client logs out while it refreshes) still names its family.
+      const rotated = hit ? null : await this.refresh.rotatedFamily(token);
+      if (rotated && rotated.cid === client.id) {
+        await this.refresh.revokeFamily(rotated.fid);
         return true;
       }
       return false;

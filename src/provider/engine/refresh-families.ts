@@ -137,6 +137,20 @@ export class RefreshFamilies {
     return record.exp > epochSeconds(this.clock) ? { record, hash } : null;
   }
 
+  /**
+   * The live family of an already-rotated token and its client, or null (not a rotated token, or
+   * the family is over). Revocation uses it: a client that logs out while it rotates still holds
+   * the previous token (RFC 7009 §2.1: revoking a refresh token revokes its grant).
+   */
+  async rotatedFamily(token: string): Promise<{ fid: string; cid: string } | null> {
+    if (token.length > 512) return null;
+    const fid = await this.store.get(`rtused:${hashHandle(token)}`);
+    const state = fid ? await this.family(fid) : null;
+    if (!fid || !state || 'revoked' in state) return null;
+    const current = await this.store.get(`rt:${state.rt}`);
+    return current ? { fid, cid: (JSON.parse(current) as RefreshRecord).cid } : null;
+  }
+
   async family(fid: string): Promise<FamilyState | null> {
     const raw = await this.store.get(`rtf:${fid}`);
     return raw ? (JSON.parse(raw) as FamilyState) : null;
