@@ -121,8 +121,14 @@ t.test('introspection (RFC 7662)', async (t) => {
   const introspect = (tok: string, auth = basic('legacy', LEGACY_SECRET)) =>
     fetch(`${f.issuer}/oauth2/introspect`, { ...form({ token: tok }), headers: { ...form({}).headers, authorization: auth } });
   const a = await login(f);
+  const asWeb = basic('web', WEB_SECRET);
 
-  const active = await introspect(a.access_token);
+  t.same(await (await introspect(a.access_token)).json(), { active: false }, "another client's access token is not disclosed (no username, sub or scope)");
+  const legacyTokens = await login(f, 'openid', { client_id: 'legacy', client_secret: LEGACY_SECRET });
+  t.same(await (await introspect(legacyTokens.access_token, asWeb)).json(), { active: false }, 'nor the other way round');
+  t.equal(((await (await introspect(legacyTokens.access_token)).json()) as { active: boolean }).active, true, 'a client introspects its own tokens');
+
+  const active = await introspect(a.access_token, asWeb);
   t.equal(active.status, 200);
   const body = (await active.json()) as Record<string, unknown>;
   t.equal(body.active, true);
@@ -139,7 +145,7 @@ t.test('introspection (RFC 7662)', async (t) => {
   t.same(await (await introspect('garbage')).json(), { active: false });
 
   await fetch(`${f.issuer}/oauth2/revoke`, form({ client_id: 'web', client_secret: WEB_SECRET, token: a.refresh_token }));
-  t.same(await (await introspect(a.access_token)).json(), { active: false }, 'revoked');
+  t.same(await (await introspect(a.access_token, asWeb)).json(), { active: false }, 'revoked');
 
   const pub = await fetch(`${f.issuer}/oauth2/introspect`, form({ client_id: 'spa', token: a.access_token }));
   t.equal(pub.status, 401, 'public clients may not introspect');

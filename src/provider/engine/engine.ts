@@ -393,10 +393,14 @@ export class Engine {
     else (await tryRefresh()) || (await tryAccess());
   }
 
-  /** RFC 7662 §2.2 body for a token, as seen by a confidential client. */
+  /**
+   * RFC 7662 §2.2 body for a token, as seen by a confidential client. A client learns only about
+   * its own tokens (aud/client_id): §2.1 leaves who may introspect what to the server, and another
+   * client's token would disclose its user (username, sub) and scope. Anything else is inactive.
+   */
   async introspect(token: string, client: Client): Promise<Record<string, unknown>> {
     const access = await this.validateAccessToken(token);
-    if (access) {
+    if (access && access.record.cid === client.id) {
       const r = access.record;
       return {
         active: true,
