@@ -37,6 +37,20 @@ t.test('authorization codes', async (t) => {
     t.equal(refresh.json!.error, 'invalid_grant', 'refresh family revoked');
   });
 
+  t.test('a user disabled or locked between login and exchange gets no tokens', async (t) => {
+    const engine = f.app.menshenProvider.engine;
+    const alice = (await engine.directory.findByUsername('alice'))!;
+    t.teardown(() => engine.directory.update(alice.id, { status: 'active' }));
+    for (const status of ['disabled', 'locked'] as const) {
+      const code = await codeFor(f, { client_id: 'web', redirect_uri: CB });
+      await engine.directory.update(alice.id, { status });
+      const r = await token(f, { grant_type: 'authorization_code', ...web, code, redirect_uri: CB });
+      t.equal(r.status, 400, status);
+      t.equal(r.json!.error, 'invalid_grant');
+      await engine.directory.update(alice.id, { status: 'active' });
+    }
+  });
+
   t.test('expiry follows the clock', async (t) => {
     const code = await codeFor(f, { client_id: 'web', redirect_uri: CB });
     f.clock.advance(61_000);

@@ -13,7 +13,7 @@ import type { PkceMethod } from './pkce.js';
 
 export interface CodeRecord {
   readonly cid: string;
-  /** the user at login time (no password hash): the id token's claims come from here */
+  /** the user at login time (no password hash); the exchange issues to the directory's current record */
   readonly user: User;
   /** the redirect URI the code was issued to, and whether the client sent it (EIAM may omit it) */
   readonly redirectUri: string;

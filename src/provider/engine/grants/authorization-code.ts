@@ -37,10 +37,15 @@ export const authorizationCodeGrant: Grant = {
       // A secretless exchange is only acceptable with PKCE (public clients always registered one).
       throw new ProviderError('invalid_client', 'client authentication failed', { cause: 'secretless exchange without PKCE' });
 
+    // The code holds the user as at login; the tokens go to the user as now: one disabled or
+    // locked since (OneAccess management API, a config reload) gets nothing.
+    const user = await engine.directory.get(record.user.id);
+    if (!user || user.status !== 'active') throw new ProviderError('invalid_code', 'invalid code', { cause: 'user gone or not active' });
+
     const issued = await engine.issueTokens({
       client,
       issuer: profile.issuer,
-      user: record.user,
+      user,
       scope: record.scope,
       authTime: record.authTime,
       amr: record.amr,
