@@ -5,9 +5,9 @@
  *   headers and X-Menshen-Assertion.
  * Goals: (c) >= 80% of (b)'s requests/s, and (c)'s p99 within 2 ms of (b)'s.
  * Also: Redis bytes per session (goal <= 3 KB) and the gateway's RSS with 100k sessions in Redis
- * against an empty store (goal: within 20 MB). For the RSS, both phases push the same number of
- * requests through the same gateway process: first all on the one login session (the "empty"
- * store), then one per session across the 100k; only the number of sessions differs.
+ * against an empty store (goal: within 20 MB). For the RSS, two fresh gateway processes take the
+ * same number of requests: the first all on the one login session (the "empty" store), the second
+ * one per session across the 100k; only the number of sessions differs.
  */
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
