@@ -93,7 +93,8 @@ t.test('token exchange (RFC 8693)', async (t) => {
     t.equal(((await info.json()) as { username: string }).username, 'alice');
     const introspected = await fetch(`${f.issuer}/auth/oauth2/introspect`, {
       ...form({ token: r.json!.access_token as string }),
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('api', API_SECRET) },
+      // Introspection answers only about the caller's own tokens: the requesting client asks.
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('api-opaque', OPAQUE_SECRET) },
     });
     const body = (await introspected.json()) as Record<string, unknown>;
     t.equal(body.active, true);

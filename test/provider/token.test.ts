@@ -25,7 +25,7 @@ t.test('token endpoint', async (t) => {
     t.equal(r.json!.expires_in, 300);
     t.equal(r.json!.scope, 'openid');
     const header = decodeProtectedHeader(r.json!.access_token as string);
-    t.equal(header.typ, 'JWT');
+    t.equal(header.typ, 'at+jwt', 'RFC 9068 JWT access token');
     t.equal(header.alg, 'RS256');
     t.type(header.kid, 'string');
     const at = decodeJwt(r.json!.access_token as string);

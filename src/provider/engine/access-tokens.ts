@@ -1,6 +1,6 @@
 /**
- * Access tokens (protocols.md §5.11): a JWT signed with the provider key (`kid` in the header;
- * claims as CIAM's: sub, aud, nbf, scope, iss, exp, iat, jti) or, for a client with
+ * Access tokens (protocols.md §5.11): a JWT signed with the provider key (`kid` and `typ: at+jwt`,
+ * RFC 9068, in the header; claims as CIAM's: sub, aud, nbf, scope, iss, exp, iat, jti) or, for a client with
  * `accessTokenFormat: opaque`, 32 hex characters (EIAM). Either way a record `at:{key}` is kept for
  * the token's life so that revocation, logout and refresh rotation invalidate it at userinfo and
  * introspection: the key is `j:{jti}` for a JWT and `o:{sha256(token)}` for an opaque token.
@@ -32,6 +32,9 @@ export interface MintedAccessToken {
   readonly key: string;
   readonly record: AccessRecord;
 }
+
+/** RFC 9068 §2.1 JWT access token header `typ`; id tokens are `JWT`, logout tokens `logout+jwt`. */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
 
 const OPAQUE = /^[0-9a-f]{32}$/;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -66,7 +69,8 @@ export class AccessTokens {
       return { token, key: `o:${hashHandle(token)}`, record: { ...base, fmt: 'opaque' } };
     }
     const jti = randomUUID();
-    const token = await this.keys.sign({ sub: p.sub, aud: p.client.id, nbf: iat, scope: [...p.scope], iss: p.issuer, exp, iat, jti });
+    // typ at+jwt (RFC 9068 §2.1): the same key signs id and logout tokens; the header keeps the kinds apart.
+    const token = await this.keys.sign({ sub: p.sub, aud: p.client.id, nbf: iat, scope: [...p.scope], iss: p.issuer, exp, iat, jti }, ACCESS_TOKEN_TYP);
     return { token, key: `j:${jti}`, record: { ...base, fmt: 'jwt' } };
   }
 
@@ -84,6 +88,7 @@ export class AccessTokens {
     if (token.length > 8192 || !JWT_SHAPE.test(token)) return null;
     try {
       const payload = await this.keys.verify(token, {
+        typ: ACCESS_TOKEN_TYP,
         issuer: this.issuers(),
         currentDate: new Date(this.clock.now()),
         ...(ignoreExpiry ? { clockTolerance: Number.MAX_SAFE_INTEGER } : {}),

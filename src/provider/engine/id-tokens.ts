@@ -4,6 +4,7 @@
  * the scopes release (scopes.ts). Logout tokens for Back-Channel Logout 1.0 §2.4 live here too.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { JWTPayload } from 'jose';
 import type { KeyStore } from '../../crypto/keystore.js';
 import { epochSeconds, type Clock } from '../../clock.js';
 import type { User } from './directory.js';
@@ -22,6 +23,23 @@ export interface IdTokenInput {
 }
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+
+/**
+ * Whether verified claims (header typ `JWT` checked by the caller) have the shape of an id token
+ * this provider signed: `azp` equal to `aud` (every id token here has it; access tokens, logout
+ * tokens and the /sso identity token do not), and none of the other kinds' claims.
+ */
+export function isIdTokenPayload(p: JWTPayload): boolean {
+  return (
+    typeof p.sub === 'string' &&
+    typeof p.azp === 'string' &&
+    p.azp === p.aud &&
+    !('scope' in p) &&
+    !('client_id' in p) &&
+    !('events' in p) &&
+    !('access_key' in p)
+  );
+}
 const LOGOUT_TOKEN_TTL = 120;
 
 export class IdTokens {

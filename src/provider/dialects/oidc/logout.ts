@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { JWTPayload } from 'jose';
 import { redirectWith } from '../../engine/authorize.js';
 import { ProviderError, isProviderError, missing } from '../../engine/errors.js';
+import { isIdTokenPayload } from '../../engine/id-tokens.js';
 import { SSO_COOKIE, clearCookie, readCookie } from './cookies.js';
 import { toWire } from './errors.js';
 import type { Family } from './families.js';
@@ -32,13 +33,21 @@ export function logoutRoutes(app: FastifyInstance, ctx: DialectContext, family: 
     reply.header('set-cookie', clearCookie(SSO_COOKIE, ctx.cookies));
   };
 
-  /** id_token_hint: one of our id tokens for this browser; expired ones are fine (RP-Initiated Logout §2). */
+  /**
+   * id_token_hint: one of our id tokens for this browser; expired ones are fine (RP-Initiated
+   * Logout §2). Only an id token: typ JWT and its claim shape, never an access token (at+jwt), a
+   * logout token (logout+jwt) or the /sso identity token, which the same key signs.
+   */
   const verifyHint = async (hint: string): Promise<JWTPayload> => {
+    const refused = () => new ProviderError('invalid_parameter', 'invalid id_token_hint', { param: 'id_token_hint' });
+    let payload: JWTPayload;
     try {
-      return await engine.keys.verify(hint, { clockTolerance: Number.MAX_SAFE_INTEGER, issuer: [ctx.ciam.profile.issuer, ctx.eiam.profile.issuer] });
+      payload = await engine.keys.verify(hint, { typ: 'JWT', clockTolerance: Number.MAX_SAFE_INTEGER, issuer: [ctx.ciam.profile.issuer, ctx.eiam.profile.issuer] });
     } catch {
-      throw new ProviderError('invalid_parameter', 'invalid id_token_hint', { param: 'id_token_hint' });
+      throw refused();
     }
+    if (!isIdTokenPayload(payload)) throw refused();
+    return payload;
   };
 
   if (family.name === 'ciam') {

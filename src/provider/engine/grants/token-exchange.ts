@@ -21,6 +21,7 @@
 import type { JWTPayload } from 'jose';
 import type { User } from '../directory.js';
 import { ProviderError, invalid, missing } from '../errors.js';
+import { isIdTokenPayload } from '../id-tokens.js';
 import { grantableScopes, parseScope } from '../scopes.js';
 import type { Engine } from '../engine.js';
 import type { Grant } from './grant.js';
@@ -49,15 +50,6 @@ async function accessTokenSubject(engine: Engine, token: string): Promise<Subjec
 }
 
 /**
- * Access tokens and logout tokens are signed with the same keys, so the claims tell an id token
- * apart: `azp` (id-tokens.ts always sets it to the audience), no `scope` (access tokens carry it),
- * no `events` (logout tokens).
- */
-function looksLikeIdToken(p: JWTPayload): boolean {
-  return typeof p.sub === 'string' && typeof p.azp === 'string' && p.azp === p.aud && !('scope' in p) && !('events' in p);
-}
-
-/**
  * An id token carries no scope; the claims it released say which scopes were granted (scopes.ts
  * userClaims). This can under-read (a user without an email never shows `email`), never over-read.
  */
@@ -73,11 +65,12 @@ function scopeFromIdTokenClaims(p: JWTPayload): string[] {
 async function idTokenSubject(engine: Engine, token: string): Promise<Subject> {
   let payload: JWTPayload;
   try {
-    payload = await engine.keys.verify(token, { issuer: engine.registeredIssuers(), currentDate: new Date(engine.clock.now()) });
+    payload = await engine.keys.verify(token, { typ: 'JWT', issuer: engine.registeredIssuers(), currentDate: new Date(engine.clock.now()) });
   } catch (err) {
     throw dead(`id token does not verify: ${(err as Error).message}`);
   }
-  if (!looksLikeIdToken(payload)) throw dead('not an id token');
+  // typ JWT (verified above) and the claim shape: access, logout and /sso identity tokens are not id tokens.
+  if (!isIdTokenPayload(payload)) throw dead('not an id token');
   const sub = payload.sub as string;
   const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
   if (sid !== undefined) {
