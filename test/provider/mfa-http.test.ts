@@ -306,6 +306,37 @@ t.test('login page SMS step: five wrong codes send the user back to the password
   t.match(late.html, 'Sign in again');
 });
 
+t.test('wrong SMS codes count per user: signing in again (same p_state or a new mfa_token) buys no fresh guesses', async (t) => {
+  const fx = await boot(t);
+  const { smsUrl, jar } = await toSmsStep(fx);
+  const html = await (await fetch(smsUrl, { headers: { cookie: jar.header() } })).text();
+  const wrongFor = (code: string) => (code === '111111' ? '222222' : '111111');
+  for (let i = 0; i < 5; i++) await postSms(fx, jar, html, '/login/sms', { code: wrongFor(fx.hook.last().code) });
+
+  // The password again, at the same p_state: a new SMS step, but the user's five guesses are spent.
+  const loginHtml = await (await fetch(`${fx.idp}/login?p_state=${encodeURIComponent(hidden(html, 'p_state'))}`, { headers: { cookie: jar.header() } })).text();
+  const post = form({ p_state: hidden(loginHtml, 'p_state'), csrf: hidden(loginHtml, 'csrf'), username: 'alice', password: TEST_PASSWORD });
+  const again = await fetch(`${fx.idp}/login`, { ...post, redirect: 'manual', headers: { ...post.headers, cookie: jar.header() } });
+  t.equal(again.status, 303);
+  const againHtml = await (await fetch(new URL(again.headers.get('location')!, fx.idp), { headers: { cookie: jar.header() } })).text();
+  const right = await postSms(fx, jar, againHtml, '/login/sms', { code: fx.hook.last().code });
+  t.notOk(right.location, 'even the right code does not sign in');
+  t.match(right.html, 'Too many wrong codes. Sign in again');
+
+  // The password grant: a new mfa_token, the same user, the same spent guesses.
+  const token = await mfaToken(t, fx);
+  const sent = await challenge(fx, { client_id: 'eiam', mfa_token: token, challenge_type: 'oob' });
+  t.equal(sent.status, 200);
+  const oob = await mfaOob(fx, { grant_type: 'mfa_oob', mfa_token: token, code: String(sent.json!.oob_code), binding_code: fx.hook.last().code });
+  t.equal(oob.text, '{"error":"invalid_grant","error_description":"invalid code"}', 'the right code at mfa_oob is refused too');
+
+  fx.clock.advance(600_000);
+  const later = await mfaToken(t, fx);
+  const sentLater = await challenge(fx, { client_id: 'eiam', mfa_token: later, challenge_type: 'oob' });
+  const ok = await mfaOob(fx, { grant_type: 'mfa_oob', mfa_token: later, code: String(sentLater.json!.oob_code), binding_code: fx.hook.last().code });
+  t.equal(ok.status, 200, 'after the window the user signs in');
+});
+
 t.test('login page SMS step: resend limit, gateway failure and an empty code are shown on the page', async (t) => {
   const fx = await boot(t);
   fx.hook.mode = 'fail';

@@ -6,10 +6,14 @@
  * die). Wrong digits are counted per pending login, across resends, so resending never buys more
  * guesses (§5.3: 5 wrong codes end the challenge; here they end the whole login).
  *
+ * Wrong digits are also counted per user (any of the user's logins, fixed 10-minute windows), so
+ * signing in again with the password does not buy another `maxAttempts` guesses.
+ *
  * Keys (h = the pending key's hash part):
  *   mfach:{h}  -> Challenge
  *   mfaw:{h}   -> verification attempts counter
  *   mfalk:{h}  -> a short lock around a send, so two concurrent resends send one SMS
+ *   mfauw:{sha256(uid)}:{window} -> the user's wrong codes in the window
  */
 import { randomInt } from 'node:crypto';
 import type { KvStore, Lock } from '../../../store/store.js';
@@ -38,6 +42,9 @@ export interface NewChallenge {
 export type CheckResult = 'ok' | 'no_challenge' | 'wrong_oob' | 'expired' | 'wrong_code';
 
 export const CODE_DIGITS = 6;
+
+/** Seconds of the per-user wrong-code window: a pending login's lifetime (MFA_TOKEN_TTL, §5.3). */
+export const USER_GUESS_WINDOW = 600;
 
 export class Challenges {
   constructor(
@@ -92,6 +99,35 @@ export class Challenges {
 
   async attempts(pendingKey: string): Promise<number> {
     return Number((await this.store.get(`mfaw:${pendingKey}`)) ?? 0);
+  }
+
+  /**
+   * Reserves one guess against the user's own counter (all of the user's pending logins together,
+   * in fixed windows of USER_GUESS_WINDOW seconds on the injected clock): a new password login
+   * starts a new pending login but not a new count, so `maxAttempts` bounds a user's wrong codes
+   * per window, not per login. Counted before the comparison like `attempt`; the caller refunds a
+   * reservation that was no guess (no live challenge, wrong oob_code) and clears the counter on a
+   * right code.
+   */
+  async reserveUserGuess(uid: string): Promise<{ count: number; refund(): Promise<void>; clear(): Promise<void> }> {
+    const key = this.userGuessKey(uid);
+    const count = await this.store.incr(key, USER_GUESS_WINDOW);
+    return {
+      count,
+      refund: async () => {
+        await this.store.decr(key);
+      },
+      clear: () => this.store.del(key),
+    };
+  }
+
+  /** Wrong codes of this user in the current window. */
+  async userGuesses(uid: string): Promise<number> {
+    return Number((await this.store.get(this.userGuessKey(uid))) ?? 0);
+  }
+
+  private userGuessKey(uid: string): string {
+    return `mfauw:${hashHandle(uid)}:${Math.floor(this.clock.now() / 1000 / USER_GUESS_WINDOW)}`;
   }
 
   lock(pendingKey: string, ttlMs: number): Promise<Lock | null> {

@@ -4,7 +4,7 @@
  * false) is parked as a pending login: the password grant answers 403 `mfa_required` with an
  * `mfa_token`, the login page moves to its SMS step. `challenge` sends a code (at most once per
  * `resendInterval` per login, at most `dailyLimit` per phone and day); `verify` checks it (at most
- * `maxAttempts` tries per login, then the login ends) and hands the pending login over exactly once.
+ * `maxAttempts` wrong codes per login and per user in 10 minutes, then the login ends) and hands the pending login over exactly once.
  *
  * Lifetimes follow the injected clock (§5.3: mfa_token 10 min, code 5 min); store TTLs only clean up.
  */
@@ -153,25 +153,37 @@ export class SmsMfa implements SecondFactor {
     if (!key || !p || p.cid !== clientId) throw invalidCode('unknown, expired or foreign mfa_token');
     const { config, clock, log } = this.deps;
     const ttl = p.exp - epochSeconds(clock);
-    const [challenge, attempt] = await Promise.all([this.challenges.get(key, p.uid), this.challenges.attempt(key, ttl)]);
-    if (attempt > config.maxAttempts) {
-      await this.endLogin(kind, handle, key);
+    const [challenge, attempt, userGuess] = await Promise.all([
+      this.challenges.get(key, p.uid),
+      this.challenges.attempt(key, ttl),
+      this.challenges.reserveUserGuess(p.uid),
+    ]);
+    // The worse of this login's count and the user's count over all their logins in the window.
+    const spent = Math.max(attempt, userGuess.count);
+    if (spent > config.maxAttempts) {
+      await Promise.all([this.endLogin(kind, handle, key), userGuess.refund()]);
       throw invalidCode('too many wrong codes: login ended');
     }
     const result = this.challenges.check(challenge, oobCode, digits.trim());
-    if (result === 'no_challenge' || result === 'wrong_oob' || result === 'expired') throw invalidCode(`oob code: ${result}`);
+    if (result === 'no_challenge' || result === 'wrong_oob' || result === 'expired') {
+      await userGuess.refund();
+      throw invalidCode(`oob code: ${result}`);
+    }
     if (result === 'wrong_code') {
-      if (attempt >= config.maxAttempts) {
+      if (spent >= config.maxAttempts) {
         await this.endLogin(kind, handle, key);
-        log.warn({ uid: p.uid, attempts: attempt }, 'too many wrong SMS codes: login ended');
+        log.warn({ uid: p.uid, attempts: attempt, userAttempts: userGuess.count }, 'too many wrong SMS codes: login ended');
       }
       throw new ProviderError('invalid_binding_code', 'invalid binding_code', {
-        extra: { attempts_left: String(Math.max(0, config.maxAttempts - attempt)) },
+        extra: { attempts_left: String(Math.max(0, config.maxAttempts - spent)) },
       });
     }
     const taken = await this.pending.take(kind, handle);
-    if (!taken) throw invalidCode('pending login already used');
-    await this.challenges.clear(key);
+    if (!taken) {
+      await userGuess.refund();
+      throw invalidCode('pending login already used');
+    }
+    await Promise.all([this.challenges.clear(key), userGuess.clear()]);
     return taken;
   }
 
@@ -180,7 +192,8 @@ export class SmsMfa implements SecondFactor {
     const key = PendingLogins.key('interaction', handle);
     const p = key ? await this.pending.get('interaction', handle) : null;
     if (!key || !p || p.cid !== clientId) return null;
-    const [challenge, attempts] = await Promise.all([this.challenges.get(key, p.uid), this.challenges.attempts(key)]);
+    const [challenge, own, user] = await Promise.all([this.challenges.get(key, p.uid), this.challenges.attempts(key), this.challenges.userGuesses(p.uid)]);
+    const attempts = Math.max(own, user);
     const wait = challenge ? challenge.sentAt + this.deps.config.resendInterval * 1000 - this.deps.clock.now() : 0;
     return {
       pending: p,
