@@ -111,6 +111,10 @@ export function validateSemantics(c: Config): ConfigProblem[] {
         add(`${at}.grants`, 'token_exchange needs a clientSecret');
       if (cl.grants.includes('implicit') && cl.redirectUris.length === 0)
         add(`${at}.redirectUris`, 'implicit needs at least one redirect URI');
+      // With the SMS factor on, a password grant answers mfa_required (protocols.md §5.1) and
+      // only mfa_oob finishes it: without that grant the client's MFA users could never sign in.
+      if (p.mfa.sms.enabled && cl.grants.includes('password') && !cl.grants.includes('mfa_oob'))
+        add(`${at}.grants`, 'needs mfa_oob when provider.mfa.sms.enabled and the client has password');
     });
     const usernames = new Set<string>();
     p.users.forEach((u, i) => {

@@ -107,6 +107,20 @@ gateway:
   t.ok(problems.includes('gateway.routes[0].headers.Host: header name is reserved by HTTP and cannot carry identity'));
 });
 
+t.test('with SMS MFA on, a client with the password grant needs mfa_oob (else MFA users can never finish)', async (t) => {
+  const config = (sms: boolean) => `
+provider:
+  issuer: https://gw.example.com/idp
+  mfa: { sms: { enabled: ${sms} } }
+  clients:
+    - { clientId: a, clientSecret: aaaaaaaaaaaaaaaaaaaa, grants: [password] }
+    - { clientId: b, clientSecret: aaaaaaaaaaaaaaaaaaaa, grants: [password, mfa_oob] }
+    - { clientId: c, clientSecret: aaaaaaaaaaaaaaaaaaaa, redirectUris: ["https://app.example.com/cb"], grants: [authorization_code] }
+`;
+  t.same(problemsOf(config(true)), ['provider.clients[0].grants: needs mfa_oob when provider.mfa.sms.enabled and the client has password']);
+  t.same(problemsOf(config(false)), [], 'MFA off: nothing to finish');
+});
+
 t.test('a choice lists its allowed values', async (t) => {
   t.same(problemsOf('store: { type: mongo }\n'), ['store.type: must be one of: memory, redis']);
 });

@@ -34,7 +34,7 @@ ${smsExtra}
     - clientId: nomfa
       clientSecret: ${SECRET}
       redirectUris: ["${CB}"]
-      grants: [password]
+      grants: [authorization_code]
   users:
     - { username: alice, passwordHash: "${TEST_PASSWORD_HASH}", phone: "+8615088888888", email: alice@example.com }
     - { username: bob, passwordHash: "${TEST_PASSWORD_HASH}", phone: "+8615099999999" }
