@@ -14,6 +14,7 @@ import { providerMountPath } from '../config/validate.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { Engine } from './engine/engine.js';
 import { isProviderError } from './engine/errors.js';
+import { sm3Available } from './engine/pkce.js';
 import type { Dialect, DialectContext } from './dialect.js';
 import { families } from './dialects/oidc/families.js';
 import { oidcDialect } from './dialects/oidc/index.js';
@@ -46,6 +47,8 @@ export const providerPlugin = fp(
     const cfg = config.provider!;
     const log = app.log.child({ part: 'provider' });
     const engine = await Engine.create({ config: cfg, store, clock, log });
+    if (!sm3Available())
+      log.warn({}, 'node:crypto has no sm3 hash: EIAM PKCE with code_challenge_method=SM3 is answered 400 invalid_request (S256 works)');
     const mount = providerMountPath(cfg.issuer);
     const fams = families(cfg.issuer);
     const ctx: DialectContext = {

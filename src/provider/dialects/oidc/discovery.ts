@@ -6,6 +6,7 @@
  * PKCE methods, back-channel logout).
  */
 import type { FastifyInstance } from 'fastify';
+import { availablePkceMethods } from '../../engine/pkce.js';
 import { CLAIMS_SUPPORTED, OIDC_SCOPES } from '../../engine/scopes.js';
 import type { Family } from './families.js';
 import { sendJson, type DialectContext } from './http.js';
@@ -36,7 +37,7 @@ export function discoveryDocument(ctx: DialectContext, family: Family): Record<s
     token_endpoint_auth_methods_supported: authMethods,
     revocation_endpoint_auth_methods_supported: authMethods,
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    code_challenge_methods_supported: [...family.profile.pkceMethods],
+    code_challenge_methods_supported: availablePkceMethods(family.profile.pkceMethods),
     scopes_supported: scopes,
     claims_supported: CLAIMS_SUPPORTED,
     prompt_values_supported: ['none', 'login'],
