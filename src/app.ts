@@ -57,6 +57,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.decorateRequest('metricsRoute', null);
   app.decorateRequest('userSub', null);
   if (config.store.type === 'memory') app.log.warn('store.type is memory: run a single replica only');
+  // With `true` any client picks its own req.ip (the brute-force counters' key) by sending
+  // X-Forwarded-For: gateway-lessons §5.5, trust only the listed proxies.
+  if (config.server.trustProxy === true)
+    app.log.warn('server.trustProxy is true: menshen trusts X-Forwarded-For from any peer: list the proxy addresses instead');
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
