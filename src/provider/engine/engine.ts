@@ -13,7 +13,8 @@
  *   engine.directory                        users: get / findByUsername / findByPhone / findByEmail /
  *                                           findByLogin / create / update / delete / listIds
  *   engine.authSources.resolve(client, id)  the auth source of a password login
- *   engine.passwords.verify({login, password, ip, source}) -> User (brute-force counted; seed 001 errors)
+ *   engine.passwords.verify({login, password, ip, source}) -> User (brute-force reserved per account,
+ *                                           IP and account+IP before the check; seed 001 errors)
  *   engine.secondFactor                     the SecondFactor hook (default: never required); replace it
  *   engine.grants.register(grant)           add a grant (e.g. mfa_oob); `engine.grants.get(type)`
  *                                           (built in: authorization_code, refresh_token, password,
@@ -24,11 +25,12 @@
  *   engine.issueCode(request, session)      -> redirect URL with code (+ state); implicit requests
  *                                           (EIAM response_type=token): the token in the fragment
  *   engine.beginLogin(request)              park an authorize request for the login page (p_state)
- *   engine.completeLogin(ix, user, amr, previousCookie) -> { redirectTo, cookie } (new SSO session)
+ *   engine.completeLogin(ix, user, amr, previousCookie) -> { redirectTo, cookie } (new SSO session,
+ *                                           or the same user's renewed under a fresh secret)
  *   engine.validateAccessToken(token)       -> { record, user } | null (revocation-aware)
  *   engine.userClaims(user, scope)          OIDC claims released by the scopes
  *   engine.revokeToken(token, client, hint) RFC 7009 semantics
- *   engine.introspect(token, client)        RFC 7662 body
+ *   engine.introspect(token, client)        RFC 7662 body (the caller's own tokens only)
  *   engine.endSession(sid, issuer)          logout: revoke the session's tokens + back-channel logout
  *   engine.keys                             KeyStore: sign / verify / publicJwks
  *
