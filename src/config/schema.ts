@@ -282,6 +282,14 @@ export const GatewaySchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    upstreamTimeouts: Type.Object(
+      {
+        connect: Int('seconds to open a connection to an upstream (TCP and TLS)', 10, 1),
+        headers: Int('seconds an upstream may take to send its response headers (also the websocket handshake): 504 after', 30, 1),
+        body: Int('seconds an upstream response body may stay idle between chunks before the connection is cut', 300, 1),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     routes: List(RouteSchema, 'protected routes, first match by longest prefix'),
   },
   { additionalProperties: false },

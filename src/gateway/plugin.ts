@@ -89,10 +89,20 @@ export const gatewayPlugin = fp(
     await app.register(async function proxyScope(scope) {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+      // Bounded waits on every upstream (review finding: undici's defaults let a silent upstream
+      // hold a pooled connection for 5 minutes per request). Headers timeout = 504.
+      const timeouts = gw.config.upstreamTimeouts;
       await scope.register(replyFrom, {
         disableRequestLogging: true,
         destroyAgent: true,
-        undici: { connections: UPSTREAM_CONNECTIONS, pipelining: 1, keepAliveTimeout: 30_000 },
+        undici: {
+          connections: UPSTREAM_CONNECTIONS,
+          pipelining: 1,
+          keepAliveTimeout: 30_000,
+          headersTimeout: timeouts.headers * 1000,
+          bodyTimeout: timeouts.body * 1000,
+          connect: { timeout: timeouts.connect * 1000 },
+        },
       });
       const handler = proxyHandler(gw);
       scope.all('/', handler);

@@ -41,6 +41,10 @@ export function proxyHandler(gw: Gateway) {
       const forwarded = forwardedFacts(gw, req);
       return reply.from(upstreamUrl(resolved.route, resolved.path), {
         queryString: () => resolved.rawQuery,
+        // Never retry: reply-from re-sends a GET answered 503 up to 10 times without reading the
+        // discarded bodies, pinning pool connections until the upstream hangs. An upstream's 503
+        // is its answer, passed on. (maxRetriesOn503: 0 does not help: reply-from reads 0 as 10.)
+        retryDelay: () => null,
         rewriteRequestHeaders: (_req, headers) =>
           upstreamRequestHeaders(headers as IncomingHttpHeaders, {
             route: resolved.route,

@@ -23,7 +23,7 @@ import { GatewayError, InvalidBearerToken, LoginRequired } from './errors.js';
 import { StoreUnavailableError } from '../store/store.js';
 
 function refuse(socket: Duplex, status: number, message: string): void {
-  if (socket.destroyed) return;
+  if (socket.destroyed || socket.writableEnded) return; // answered already (e.g. timeout, then the abort's error)
   const body = JSON.stringify({ error: STATUS_CODES[status]?.toLowerCase().replace(/ /g, '_') ?? 'error', error_description: message });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n\r\n${body}`,
@@ -107,6 +107,17 @@ export class WebsocketProxy {
     const upstreamReq = send(target.href + (resolved.rawQuery ? `?${resolved.rawQuery}` : ''), { method: 'GET', headers });
     if (socket.destroyed) return void upstreamReq.destroy();
     socket.once('close', () => upstreamReq.destroy());
+    // The handshake gets the HTTP proxy's bounds: a silent upstream must not hold the client's
+    // socket (and ours) open forever. Connect + response head within the headers timeout: 504.
+    const { headers: headersSeconds } = gw.config.upstreamTimeouts;
+    const handshakeTimer = setTimeout(() => {
+      upstreamReq.destroy();
+      refuse(socket, 504, 'the upstream did not answer the websocket handshake in time');
+    }, headersSeconds * 1000);
+    handshakeTimer.unref();
+    upstreamReq.once('close', () => clearTimeout(handshakeTimer));
+    upstreamReq.once('upgrade', () => clearTimeout(handshakeTimer));
+    upstreamReq.once('response', () => clearTimeout(handshakeTimer));
 
     upstreamReq.on('upgrade', (res: IncomingMessage, upstream: Duplex, upstreamHead: Buffer) => {
       this.track(socket);
