@@ -278,7 +278,14 @@ export const GatewaySchema = Type.Object(
     bearer: Type.Object(
       {
         enabled: Bool('accept API clients sending Authorization: Bearer <JWT>, verified against the issuer JWKS', true),
-        audiences: List(Type.String(), 'aud/azp values accepted on bearer JWTs besides gateway.oidc.clientId'),
+        audiences: List(
+          Type.String(),
+          'aud values a bearer JWT must carry one of (the client ids or resource ids of the APIs behind the gateway); empty: no bearer login',
+        ),
+        acceptGatewayAudience: Bool(
+          "also accept tokens whose aud is gateway.oidc.clientId: off by default, since the gateway's own access tokens go to passAccessToken upstreams, which could then replay them on every route",
+          false,
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

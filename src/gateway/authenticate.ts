@@ -1,7 +1,18 @@
 /**
  * Who is asking: the session behind the cookie (refreshed when its access token is about to
- * expire), else an `Authorization: Bearer <JWT>` API client verified against the issuer's JWKS
- * (iss, exp/nbf, signature, and aud or azp = a configured client), else nobody.
+ * expire), else an `Authorization: Bearer <JWT>` API client verified against the issuer's JWKS,
+ * else nobody.
+ *
+ * A bearer JWT must be an ACCESS token meant for an API behind this gateway:
+ * - signature (issuer JWKS, asymmetric algorithms only), iss, exp/nbf, sub;
+ * - `aud` contains one of gateway.bearer.audiences (`azp` alone never counts: it names the client
+ *   the token was issued to, not the API it is for). The gateway's own client id is accepted
+ *   only with acceptGatewayAudience, else an access token handed to one passAccessToken upstream
+ *   would log that upstream in on every route. No audiences configured: no bearer login at all;
+ * - not an id token or logout token (same issuer, same keys): `typ` is at+jwt (RFC 9068) or JWT
+ *   (what most external issuers put on access tokens), at+jwt only from the built-in provider,
+ *   which types every access token; and no `nonce`, `at_hash` or `events` claim (OIDC Core §2,
+ *   Back-Channel Logout §2.4: those are id/logout token claims, never access token ones).
  * Hot path for a session: one cookie parse, one store read; the idle slide is a background
  * EXPIRE at most once a minute (DESIGN §4 hot path budget).
  */
@@ -31,7 +42,13 @@ export interface AuthenticatorDeps {
   sessions: SessionStore;
   refresher: Refresher;
   rp: RelyingParty;
-  bearer: { enabled: boolean; audiences: string[] };
+  bearer: {
+    enabled: boolean;
+    /** aud values accepted; empty: bearer tokens are not looked at. */
+    audiences: string[];
+    /** Require `typ: at+jwt` (the built-in provider types every access token so). */
+    requireAtJwt: boolean;
+  };
   onBackgroundError(err: unknown): void;
 }
 
@@ -42,11 +59,23 @@ export function bearerToken(authorization: string | undefined): string | null {
   return BEARER.exec(authorization)?.[1] ?? null;
 }
 
+/** Claims only id tokens (nonce, at_hash: OIDC Core §2, §3.1.3.6) and logout tokens (events) carry. */
+const NOT_ACCESS_TOKEN_CLAIMS = ['nonce', 'at_hash', 'events'];
+
+/** A JWT `typ` compared as RFC 8725 §3.11 says: case-insensitive, without an 'application/' prefix. */
+function mediaTypeOf(typ: unknown): string | undefined {
+  if (typeof typ !== 'string') return undefined;
+  const t = typ.toLowerCase();
+  return t.startsWith('application/') ? t.slice('application/'.length) : t;
+}
+
 export class Authenticator {
   private readonly audiences: Set<string>;
+  private readonly bearerOn: boolean;
 
   constructor(private readonly deps: AuthenticatorDeps) {
     this.audiences = new Set(deps.bearer.audiences);
+    this.bearerOn = deps.bearer.enabled && this.audiences.size > 0;
   }
 
   /** The caller's identity, or null when there is none (a lost or garbage cookie is "none", never an error). */
@@ -67,7 +96,7 @@ export class Authenticator {
         };
       }
     }
-    const token = this.deps.bearer.enabled ? bearerToken(headers.authorization) : null;
+    const token = this.bearerOn ? bearerToken(headers.authorization) : null;
     if (token) {
       const claims = await this.verifyBearer(token);
       return { identity: identityFromClaims(identityClaims(claims)), cacheKey: `b:${hashHandle(token)}`, accessToken: token, via: 'bearer' };
@@ -77,8 +106,11 @@ export class Authenticator {
 
   private async verifyBearer(token: string): Promise<Record<string, unknown>> {
     let claims: Record<string, unknown>;
+    let typ: string | undefined;
     try {
-      claims = await this.deps.rp.verifyJwt(token, { requiredClaims: ['exp', 'sub'] });
+      const verified = await this.deps.rp.verifyJwtWithHeader(token, { requiredClaims: ['exp', 'sub'] });
+      claims = verified.payload;
+      typ = mediaTypeOf(verified.header.typ);
     } catch (err) {
       if (err instanceof IssuerUnavailable) throw err;
       // The JWKS could not be fetched: nothing is known about the token yet (503, not 401).
@@ -86,11 +118,12 @@ export class Authenticator {
       if (err instanceof joseErrors.JOSEError) throw new InvalidBearerToken(bearerProblem(err), { cause: err });
       throw new InvalidBearerToken('the access token could not be verified', { cause: err });
     }
+    const typeOk = this.deps.bearer.requireAtJwt ? typ === 'at+jwt' : typ === undefined || typ === 'at+jwt' || typ === 'jwt';
+    if (!typeOk || NOT_ACCESS_TOKEN_CLAIMS.some((c) => c in claims))
+      throw new InvalidBearerToken('not an access token (an id or logout token cannot be used as a bearer token)');
     const aud = claims.aud;
     const auds = Array.isArray(aud) ? aud : typeof aud === 'string' ? [aud] : [];
-    const azp = typeof claims.azp === 'string' ? claims.azp : undefined;
-    if (!auds.some((a) => this.audiences.has(a)) && !(azp && this.audiences.has(azp)))
-      throw new InvalidBearerToken('the access token is not meant for this gateway (aud/azp)');
+    if (!auds.some((a) => this.audiences.has(a))) throw new InvalidBearerToken('the access token is not meant for this gateway (aud)');
     return claims;
   }
 }

@@ -81,7 +81,11 @@ export function buildGateway(app: FastifyInstance): Gateway {
     sessions,
     refresher,
     rp,
-    bearer: { enabled: config.bearer.enabled, audiences: [config.oidc.clientId, ...config.bearer.audiences] },
+    bearer: {
+      enabled: config.bearer.enabled,
+      audiences: [...config.bearer.audiences, ...(config.bearer.acceptGatewayAudience ? [config.oidc.clientId] : [])],
+      requireAtJwt: builtIn,
+    },
     onBackgroundError: (err) => {
       app.log.warn({ err: (err as Error).message }, 'sliding the session idle window failed');
     },

@@ -10,7 +10,7 @@
  * (in-process-fetch.ts); the browser still sees the public URLs.
  */
 import * as oidc from 'openid-client';
-import { createRemoteJWKSet, jwtVerify, customFetch as joseCustomFetch, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { createRemoteJWKSet, jwtVerify, customFetch as joseCustomFetch, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import type { Clock } from '../clock.js';
 import { IssuerUnavailable, LoginFailed } from './errors.js';
 
@@ -250,6 +250,14 @@ export class RelyingParty {
 
   /** Verifies a JWT signed by the issuer (signature via its JWKS, iss, exp/nbf); callers check aud. */
   async verifyJwt(token: string, options: Omit<JWTVerifyOptions, 'issuer' | 'algorithms' | 'currentDate'> = {}): Promise<JWTPayload> {
+    return (await this.verifyJwtWithHeader(token, options)).payload;
+  }
+
+  /** verifyJwt, also returning the protected header (its `typ` tells an access token from an id or logout token). */
+  async verifyJwtWithHeader(
+    token: string,
+    options: Omit<JWTVerifyOptions, 'issuer' | 'algorithms' | 'currentDate'> = {},
+  ): Promise<{ payload: JWTPayload; header: JWTHeaderParameters }> {
     const config = await this.discover();
     const server = config.serverMetadata();
     if (!server.jwks_uri) throw new IssuerUnavailable('the identity provider publishes no jwks_uri');
@@ -258,14 +266,14 @@ export class RelyingParty {
       cacheMaxAge: 10 * 60_000,
       ...(this.opts.fetch ? { [joseCustomFetch]: this.opts.fetch } : {}),
     });
-    const { payload } = await jwtVerify(token, this.jwks, {
+    const { payload, protectedHeader } = await jwtVerify(token, this.jwks, {
       clockTolerance: 30,
       ...options,
       issuer: server.issuer,
       algorithms: ASYMMETRIC_ALGS,
       currentDate: new Date(this.opts.clock.now()),
     });
-    return payload;
+    return { payload, header: protectedHeader };
   }
 }
 

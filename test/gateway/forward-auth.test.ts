@@ -97,12 +97,12 @@ t.test('/_menshen/userinfo', async (t) => {
 });
 
 t.test('bearer API clients: JWTs verified against the issuer JWKS, no session needed', async (t) => {
-  const stack = await startStack(t);
+  const stack = await startStack(t, { gateway: '  bearer: { audiences: [orders-api, billing-api] }' });
   const { issuer } = stack;
   const now = Math.floor(stack.clock.now() / 1000);
   const claims = (over: Record<string, unknown> = {}) => ({
     iss: issuer.url,
-    aud: issuer.clientId,
+    aud: 'orders-api',
     sub: issuer.subOf('alice'),
     preferred_username: 'alice',
     groups: ['staff'],
@@ -122,8 +122,9 @@ t.test('bearer API clients: JWTs verified against the issuer JWKS, no session ne
   t.equal(h.authorization, `Bearer ${token}`, 'the API client\'s token goes on to the app');
   t.equal(decodeJwt(h['x-menshen-assertion']!).sub, issuer.subOf('alice'));
 
-  t.equal((await call('/app/x', await issuer.sign(claims({ aud: 'other', azp: issuer.clientId })))).status, 200, 'azp = our client');
-  t.equal((await call('/app/x', await issuer.sign(claims({ aud: ['other', issuer.clientId] })))).status, 200, 'aud list containing our client');
+  t.equal((await call('/app/x', await issuer.sign(claims({ aud: ['other', 'billing-api'] })))).status, 200, 'aud list containing an accepted audience');
+  t.equal((await call('/app/x', await issuer.sign(claims(), 'at+jwt'))).status, 200, 'typ at+jwt (RFC 9068)');
+  t.equal((await call('/app/x', await issuer.sign(claims(), 'application/at+jwt'))).status, 200, 'typ application/at+jwt');
   t.equal((await call('/staff/x', await issuer.sign(claims({ groups: ['contractors'] })))).status, 403, 'route policy applies');
   t.equal(
     JSON.parse((await call('/api/x', token)).body).headers.authorization,
@@ -135,6 +136,13 @@ t.test('bearer API clients: JWTs verified against the issuer JWKS, no session ne
   const refused: Array<[string, string, RegExp]> = [
     ['expired', await issuer.sign(claims({ exp: now - 120 })), /expired/],
     ['not for us', await issuer.sign(claims({ aud: 'other' })), /not meant/],
+    ['azp alone', await issuer.sign(claims({ aud: 'other', azp: 'orders-api' })), /not meant/],
+    ["the gateway's own client id (its tokens go to passAccessToken upstreams)", await issuer.sign(claims({ aud: issuer.clientId })), /not meant/],
+    ['a logout token', await issuer.sign(claims({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }), 'logout+jwt'), /not an access token/],
+    ['events claim', await issuer.sign(claims({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} } })), /not an access token/],
+    ['an id token (nonce)', await issuer.sign(claims({ nonce: 'n-1' })), /not an access token/],
+    ['an id token (at_hash)', await issuer.sign(claims({ at_hash: 'abc' })), /not an access token/],
+    ['another typ', await issuer.sign(claims(), 'secevent+jwt'), /not an access token/],
     ['wrong issuer', await issuer.sign(claims({ iss: 'http://127.0.0.1:1' })), /iss/],
     ['no sub', await issuer.sign(claims({ sub: undefined })), /sub/],
     ['foreign key', await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: 'k' }).sign(foreign), /signature|valid/],

@@ -27,7 +27,7 @@ function open(url: string, headers: Record<string, string>): Promise<Opened | { 
 }
 
 t.test('websockets', async (t) => {
-  const stack = await startStack(t);
+  const stack = await startStack(t, { gateway: '  bearer: { audiences: [feed-api] }' });
   const b = new Browser();
   await b.login(`${stack.base}/app/`, 'alice');
   const cookie = `menshen=${b.cookie(stack.base, 'menshen')!}; app=1`;
@@ -64,7 +64,7 @@ t.test('websockets', async (t) => {
 
   t.test('bearer clients can open websockets (no Origin: not a browser)', async (t) => {
     const now = Math.floor(stack.clock.now() / 1000);
-    const token = await stack.issuer.sign({ iss: stack.issuer.url, aud: stack.issuer.clientId, sub: 'svc-1', iat: now, exp: now + 60 });
+    const token = await stack.issuer.sign({ iss: stack.issuer.url, aud: 'feed-api', sub: 'svc-1', iat: now, exp: now + 60 });
     const r = await open(`${wsBase}/ws/feed`, { authorization: `Bearer ${token}` });
     if (!('ws' in r)) return t.fail(`refused with ${r.status}`);
     t.equal(r.first.headers['x-auth-request-user'], 'svc-1');
