@@ -26,8 +26,10 @@
  *   or that still carries `?` or `#` (split those off first with splitUrl);
  * - paths longer than MAX_PATH_LENGTH characters.
  *
- * Not refused, matched literally and forwarded as is: trailing dots in a segment (`/admin.`, `/...`),
- * letter case (`/ADMIN` is not `/admin`, RFC 3986 §6.2.2.1), %23 and %3F (encoded `#`/`?` stay data).
+ * Not refused, and forwarded as is: trailing dots in a segment (`/admin.`, `/...`), letter case
+ * (`/ADMIN` is not `/admin` to RFC 3986 §6.2.2.1), %23 and %3F (encoded `#`/`?` stay data). Route
+ * prefixes are matched on matchKey(path), where case and trailing dots are folded, because some
+ * upstreams fold them (IIS, Express and fastify with caseSensitive: false); see routes.ts.
  */
 
 export type PathResult = { ok: true; path: string } | { ok: false; reason: string };
@@ -136,4 +138,27 @@ export function normalizePath(rawPath: string): PathResult {
   const encoded = canonicalEncoding(rawPath);
   if (!encoded.ok) return encoded;
   return resolveDotSegments(encoded.path);
+}
+
+/** Trailing dots and encoded spaces of a segment: Windows (IIS) drops them from file names ('admin.' is 'admin'). */
+const WINDOWS_TRIMMED_TAIL = /(?:\.|%20)+$/;
+
+/**
+ * The spelling route prefixes are compared in, never forwarded: a normalized path with ASCII
+ * letters lower-cased (case-insensitive routers: IIS, Express's default, find-my-way with
+ * caseSensitive: false) and every segment's trailing dots and %20s cut, then empty segments
+ * dropped (IIS serves '/admin./x' and '/admin%20/x' as '/admin/x'). A trailing slash is kept.
+ * Percent escapes are already uppercase hex and non-ASCII is percent-encoded, so lower-casing
+ * touches letters only. '/Admin./X' -> '/admin/x', '/.../a' -> '/a', '/' -> '/'.
+ */
+export function matchKey(path: string): string {
+  const segments = path.split('/');
+  const trailingSlash = path.length > 1 && path.endsWith('/');
+  const kept: string[] = [];
+  for (const seg of segments) {
+    const folded = seg.toLowerCase().replace(WINDOWS_TRIMMED_TAIL, '');
+    if (folded !== '') kept.push(folded);
+  }
+  const joined = `/${kept.join('/')}`;
+  return trailingSlash && kept.length > 0 ? `${joined}/` : joined;
 }

@@ -5,7 +5,7 @@
  * appended unchanged and never consulted by path rules.
  */
 import { normalizePath, splitUrl } from './path.js';
-import { isPublicPath, type CompiledRoute, type RouteTable } from './routes.js';
+import { AmbiguousRoute, isPublicPath, type CompiledRoute, type RouteTable } from './routes.js';
 import { BadRequest, NotFound } from './errors.js';
 
 export type AuthMode = 'required' | 'optional' | 'none';
@@ -51,7 +51,13 @@ export function resolveRoute(table: RouteTable, reserved: ReservedPaths, host: s
   // A spelling of a gateway or provider path that fastify's router did not take (e.g.
   // `//_menshen/userinfo`, `/%5fmenshen/auth`, `/idp/x/../token`) must not reach an upstream either.
   if (isReserved(reserved, hostname, path)) throw new NotFound('no such path');
-  const route = table.match(hostname, path);
+  let route: CompiledRoute | null;
+  try {
+    route = table.match(hostname, path);
+  } catch (err) {
+    if (err instanceof AmbiguousRoute) throw new BadRequest(err.message);
+    throw err;
+  }
   if (!route) throw new NotFound('no route for this path');
   const mode: AuthMode = route.config.auth === 'none' || isPublicPath(route, path) ? 'none' : route.config.auth;
   return { route, path, rawQuery, mode };

@@ -11,10 +11,18 @@
  *   equality the earlier route in the config wins;
  * - hosts compare case-insensitively, without port and without a trailing root dot
  *   ('CRM.example.com:443' and 'crm.example.com.' are 'crm.example.com'); no wildcards;
- * - paths compare case-sensitively (RFC 3986 §6.2.2.1).
+ * - prefixes compare on matchKey (path.ts): ASCII case and trailing dots of segments folded, as
+ *   case-insensitive or Windows upstreams read them, so '/Admin/x' and '/admin./x' are under
+ *   '/admin' (review finding: '/Admin/secret' reached a case-insensitive upstream through an
+ *   `auth: none` '/' route). The path is forwarded as written, never folded;
+ * - when the literal spelling (case and dots as written) would pick ANOTHER route than the folded
+ *   one ('/PUBLIC/x' with routes '/' and '/public' reads as '/' on a case-sensitive upstream and as
+ *   '/public' on an insensitive one), the request is refused (AmbiguousRoute, 400): the gateway
+ *   cannot know which the upstream will serve, and either choice could be the looser policy;
+ * - publicPaths compare literally (case-sensitive, dots as written): the stricter reading.
  */
 import type { RouteConfig } from '../config/schema.js';
-import { normalizePath } from './path.js';
+import { matchKey, normalizePath } from './path.js';
 
 export interface CompiledRoute {
   readonly config: RouteConfig;
@@ -28,6 +36,17 @@ export interface CompiledRoute {
 export interface RouteTable {
   match(host: string, path: string): CompiledRoute | null;
   readonly routes: readonly CompiledRoute[];
+}
+
+/** The literal and the folded spelling of a path belong to different routes (see the module comment). */
+export class AmbiguousRoute extends Error {
+  constructor(
+    readonly literal: string,
+    readonly folded: string,
+  ) {
+    super(`the path's spelling is ambiguous: it is under route '${literal}' as written, under route '${folded}' ignoring case and trailing dots`);
+    this.name = 'AmbiguousRoute';
+  }
 }
 
 /** A configured prefix or public path that cannot be normalized; config validation should catch it first. */
@@ -74,8 +93,25 @@ function normalizedOrThrow(route: string, field: string, value: string): string 
 
 interface Entry {
   route: CompiledRoute;
+  /** The prefix's stem as configured (normalized), compared with the literal path. */
   stem: string;
+  /** matchKey of the stem, compared with matchKey(path). */
+  key: string;
   index: number;
+}
+
+/** Most specific first: longest stem, then host-specific, then config order. */
+function bySpecificity(length: (e: Entry) => number) {
+  return (a: Entry, b: Entry) =>
+    length(b) - length(a) || Number(b.route.host !== null) - Number(a.route.host !== null) || a.index - b.index;
+}
+
+function firstUnder(entries: readonly Entry[], host: string, path: string, stemOf: (e: Entry) => string): CompiledRoute | null {
+  for (const e of entries) {
+    if (e.route.host !== null && e.route.host !== host) continue;
+    if (underStem(path, stemOf(e))) return e.route;
+  }
+  return null;
 }
 
 export function compileRoutes(routes: readonly RouteConfig[]): RouteTable {
@@ -88,24 +124,26 @@ export function compileRoutes(routes: readonly RouteConfig[]): RouteTable {
     }),
   );
   compiled.forEach((route, i) => publicPathsOf(route, i));
-  // Most specific first: longest stem, then host-specific, then config order.
-  const entries: Entry[] = compiled
-    .map((route, index) => ({ route, stem: stem(route.prefix), index }))
-    .sort(
-      (a, b) =>
-        b.stem.length - a.stem.length ||
-        Number(b.route.host !== null) - Number(a.route.host !== null) ||
-        a.index - b.index,
-    );
+  const entries: Entry[] = compiled.map((route, index) => {
+    const s = stem(route.prefix);
+    return { route, stem: s, key: stem(matchKey(s || '/')), index };
+  });
+  const literal = [...entries].sort(bySpecificity((e) => e.stem.length));
+  const folded = [...entries].sort(bySpecificity((e) => e.key.length));
+  // Typical configs write prefixes in lower case without trailing dots: then a path that folds to
+  // itself needs one pass, as the literal and folded readings cannot differ.
+  const prefixesFolded = entries.every((e) => e.key === e.stem);
   return {
     routes: Object.freeze(compiled),
+    /** The route owning (host, normalized path); null for none; throws AmbiguousRoute (module comment). */
     match(host: string, path: string): CompiledRoute | null {
       const h = normalizeHost(host);
-      for (const e of entries) {
-        if (e.route.host !== null && e.route.host !== h) continue;
-        if (underStem(path, e.stem)) return e.route;
-      }
-      return null;
+      const key = matchKey(path);
+      const byKey = firstUnder(folded, h, key, (e) => e.key);
+      if (prefixesFolded && key === path) return byKey;
+      const asWritten = firstUnder(literal, h, path, (e) => e.stem);
+      if (asWritten !== null && asWritten !== byKey) throw new AmbiguousRoute(asWritten.name, byKey?.name ?? '(none)');
+      return byKey;
     },
   };
 }

@@ -1,6 +1,6 @@
 /** Every path spelling we could think of: each row is either the one canonical path, or a refusal. */
 import t from 'tap';
-import { normalizePath, splitUrl, MAX_PATH_LENGTH } from '../../src/gateway/path.js';
+import { matchKey, normalizePath, splitUrl, MAX_PATH_LENGTH } from '../../src/gateway/path.js';
 
 type Row = [name: string, raw: string, want: string | { refused: RegExp }];
 const refused = (reason: RegExp) => ({ refused: reason });
@@ -163,4 +163,27 @@ t.test('a literal # never reaches the path; %23 stays inside it', async (t) => {
   t.same(normalizePath(encoded.rawPath), { ok: true, path: '/admin' }, "'%23' is just a character of a segment that '..' removes");
   const kept = splitUrl('/public/%23/x');
   t.same(normalizePath(kept.rawPath), { ok: true, path: '/public/%23/x' });
+});
+
+t.test('matchKey: the folded spelling route prefixes are compared in (never forwarded)', async (t) => {
+  const rows: [string, string][] = [
+    ['/', '/'],
+    ['/admin/secret', '/admin/secret'],
+    ['/Admin/Secret', '/admin/secret'],
+    ['/ADMIN/', '/admin/'],
+    ['/admin./secret', '/admin/secret'],
+    ['/admin.../secret', '/admin/secret'],
+    ['/admin%20/secret', '/admin/secret'],
+    ['/admin.%20.%20/secret', '/admin/secret'],
+    ['/.../admin', '/admin'],
+    ['/a/...', '/a'],
+    ['/a/.../', '/a/'],
+    ['/admin.x/secret', '/admin.x/secret'],
+    ['/.well-known/x', '/.well-known/x'],
+    ['/caf%C3%A9', '/caf%c3%a9'],
+    ['/a%20b/c', '/a%20b/c'],
+    ['/%23/x', '/%23/x'],
+  ];
+  for (const [path, want] of rows) t.equal(matchKey(path), want, path);
+  for (const [path] of rows) t.equal(matchKey(matchKey(path)), matchKey(path), `idempotent: ${path}`);
 });

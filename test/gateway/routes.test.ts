@@ -1,7 +1,7 @@
 /** Route matching and public paths as tables: which route owns each (Host, path), and why. */
 import t from 'tap';
 import type { RouteConfig } from '../../src/config/schema.js';
-import { compileRoutes, isPublicPath, normalizeHost, RouteCompileError } from '../../src/gateway/routes.js';
+import { AmbiguousRoute, compileRoutes, isPublicPath, normalizeHost, RouteCompileError, type RouteTable } from '../../src/gateway/routes.js';
 import { normalizePath, splitUrl } from '../../src/gateway/path.js';
 
 function route(name: string, pathPrefix: string, host?: string, publicPaths: string[] = []): RouteConfig {
@@ -32,6 +32,16 @@ const table = compileRoutes([
   route('wiki', '/wiki/D.C.'),
 ]);
 
+/** The matched route's name, null for none, 'AMBIGUOUS' when the literal and folded spellings disagree. */
+function matched(table: RouteTable, host: string, path: string): string | null {
+  try {
+    return table.match(host, path)?.name ?? null;
+  } catch (err) {
+    if (err instanceof AmbiguousRoute) return 'AMBIGUOUS';
+    throw err;
+  }
+}
+
 t.test('match table', async (t) => {
   const rows: [host: string, path: string, want: string | null][] = [
     ['gw.example.com', '/', 'root'],
@@ -41,16 +51,22 @@ t.test('match table', async (t) => {
     ['gw.example.com', '/app/', 'app'],
     ['gw.example.com', '/app/x/y', 'app'],
     ['gw.example.com', '/apple', 'root'],
-    ['gw.example.com', '/app.', 'root'],
     ['gw.example.com', '/app-x', 'root'],
     // longest prefix wins; a prefix with a trailing slash also owns its bare directory name
     ['gw.example.com', '/app/admin', 'app-admin'],
     ['gw.example.com', '/app/admin/', 'app-admin'],
     ['gw.example.com', '/app/admin/users', 'app-admin'],
     ['gw.example.com', '/app/administrator', 'app'],
-    // case-sensitive paths
-    ['gw.example.com', '/APP/admin', 'root'],
-    ['gw.example.com', '/App', 'root'],
+    // case and trailing dots: as written the root route, folded the app routes: refused
+    ['gw.example.com', '/APP/admin', 'AMBIGUOUS'],
+    ['gw.example.com', '/App', 'AMBIGUOUS'],
+    ['gw.example.com', '/app.', 'AMBIGUOUS'],
+    ['gw.example.com', '/app./admin/', 'AMBIGUOUS'],
+    ['gw.example.com', '/app/Admin', 'AMBIGUOUS'],
+    ['gw.example.com', '/app/admin./x', 'AMBIGUOUS'],
+    ['gw.example.com', '/app/admin%20/x', 'AMBIGUOUS'],
+    ['gw.example.com', '/app/x/Admin', 'app'], // deeper segments fold too, but no other route is there
+    ['gw.example.com', '/App.x', 'root'],
     // host-specific routes
     ['crm.example.com', '/', 'crm'],
     ['crm.example.com', '/app', 'app'], // a longer any-host prefix beats a shorter host prefix
@@ -72,11 +88,37 @@ t.test('match table', async (t) => {
     // configured names are matched as written, dots and all
     ['gw.example.com', '/dotted', 'dotted'],
     ['gw.example.com', '/wiki/D.C.', 'wiki'],
-    ['gw.example.com', '/wiki/D.C', 'root'],
+    ['gw.example.com', '/wiki/D.C./x', 'wiki'],
+    ['gw.example.com', '/wiki/d.c..', 'AMBIGUOUS'],
+    ['gw.example.com', '/wiki/D.C', 'AMBIGUOUS'],
   ];
   for (const [host, path, want] of rows) {
-    t.equal(table.match(host, path)?.name ?? null, want, `${host} ${path}`);
+    t.equal(matched(table, host, path), want, `${host} ${path}`);
   }
+});
+
+t.test('case and trailing-dot spellings of a protected prefix (IIS, case-insensitive routers)', async (t) => {
+  // Without a catch-all, a folded spelling is simply the protected route: no other reading exists.
+  const only = compileRoutes([route('admin', '/admin'), route('app', '/app/')]);
+  for (const path of ['/admin/secret', '/Admin/secret', '/ADMIN/secret', '/admin./secret', '/Admin../secret', '/admin%20/secret', '/admin.%20./secret', '/ADMIN', '/admin.'])
+    t.equal(matched(only, 'h', path), 'admin', path);
+  t.equal(matched(only, 'h', '/APP/x'), 'app');
+  t.equal(matched(only, 'h', '/adminx/secret'), null, 'still segment-aware');
+  t.equal(matched(only, 'h', '/admin.x/secret'), null, 'only trailing dots fold');
+
+  // Beside an open catch-all: the review's bypass ('/Admin/secret' served by the auth: none route).
+  const beside = compileRoutes([route('site', '/'), route('admin', '/admin')]);
+  t.equal(matched(beside, 'h', '/admin/secret'), 'admin');
+  for (const path of ['/Admin/secret', '/ADMIN/secret', '/admin./secret', '/admin%20/secret', '/.../admin/secret'])
+    t.not(matched(beside, 'h', path), 'site', `${path} never goes to the open route`);
+  t.equal(matched(beside, 'h', '/Admin/secret'), 'AMBIGUOUS');
+  t.equal(matched(beside, 'h', '/about'), 'site');
+  t.equal(matched(beside, 'h', '/About'), 'site', 'case variants elsewhere stay on their route');
+
+  // Prefixes configured in another case are folded too.
+  const upper = compileRoutes([route('legacy', '/Legacy/App')]);
+  t.equal(matched(upper, 'h', '/legacy/app/x'), 'legacy');
+  t.equal(matched(upper, 'h', '/Legacy/App/x'), 'legacy');
 });
 
 t.test('equal routes: the first in the config wins', async (t) => {
