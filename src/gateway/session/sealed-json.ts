@@ -11,6 +11,21 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 /** Far above any real session: a tampered box cannot make inflate allocate without bound. */
 const MAX_INFLATED_BYTES = 64 * 1024;
 
+/**
+ * Characters of a box that encode its IV (12 random bytes) and GCM tag (16): ceil(28 * 4 / 3).
+ * Every sealJson draws a fresh IV, so a rewritten value never starts like the one it replaced.
+ */
+export const SEAL_HEADER_CHARS = Math.ceil(((12 + 16) * 4) / 3);
+
+/**
+ * The IV+tag prefix of a box, as a string of its own (a plain slice would keep the whole box
+ * alive in V8, which shares the parent of a sliced string): what a cache of unsealed values
+ * remembers a box by (session/store.ts).
+ */
+export function sealHeader(box: string): string {
+  return Buffer.from(box.slice(0, SEAL_HEADER_CHARS), 'latin1').toString('latin1');
+}
+
 export function sealJson(value: unknown, key: Buffer, aad: string): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);

@@ -12,18 +12,31 @@
  *
  * Indexes for back-channel logout: `gw:psid:{provider sid}` and `gw:sub:{sub}` -> session ids.
  * The session, its refresh lock and its refresh marker share the `{id}` hash tag (one Cluster slot).
+ *
+ * Hot path (DESIGN §4: one store round trip, everything else cached): every load still GETs the
+ * value, so a logout, a refresh or an expiry on any replica is seen at once; but deriving the key
+ * (HKDF), AES-GCM, inflate and JSON.parse (~40 µs, more than the rest of the proxy hop) run only
+ * when this process has not unsealed that exact value before. The bounded `unsealed` cache keeps,
+ * per session id, the data last unsealed (or written) here with the IV+tag of its box and the
+ * secret that opened it: a GET returning a box with the same IV+tag (fresh and random at every
+ * write) under the same presented secret (compared in constant time) is the value already
+ * authenticated, so its data is reused. Anything else is unsealed as before.
  */
 import { deriveKey } from '../../crypto/seal.js';
-import { sealJson, unsealJson } from './sealed-json.js';
-import { randomHandle } from '../../crypto/secrets.js';
+import { sealHeader, sealJson, unsealJson } from './sealed-json.js';
+import { randomHandle, safeEqual } from '../../crypto/secrets.js';
 import { epochSeconds, type Clock } from '../../clock.js';
 import type { KvStore } from '../../store/store.js';
 import type { SessionTicket } from './cookies.js';
 import type { Session, SessionData } from './session.js';
 
 export const SLIDE_INTERVAL_SECONDS = 60;
-/** Bound on the in-process "last slid" map; beyond it the map starts over (costs an extra EXPIRE). */
-const MAX_TRACKED_SLIDES = 50_000;
+/**
+ * Bound on the sessions kept unsealed in this process, least recently used out first. An entry is
+ * one session's data (its tokens: ~3 KB of heap with RS256 id and access tokens), so the cap is
+ * ~6 MB whatever the number of sessions in the store; an evicted session costs one unseal more.
+ */
+export const UNSEALED_CACHE_ENTRIES = 2_000;
 const SEAL_INFO = 'menshen gateway session v2';
 
 export const sessionKey = (id: string) => `gw:sess:{${id}}`;
@@ -38,13 +51,26 @@ export interface SessionTimes {
   idleTtl: number;
 }
 
+/** A session as this process last unsealed or wrote it. */
+interface Unsealed {
+  /** sealHeader of the stored box this data came from. */
+  header: string;
+  /** The per-session secret that opened it. */
+  secret: string;
+  data: SessionData;
+  /** When this process last wrote the value or slid its idle window (clock ms); 0: never. */
+  slidAt: number;
+}
+
 export class SessionStore {
-  private readonly slidAt = new Map<string, number>();
+  /** By session id; a Map iterates in insertion order, so re-inserting on use keeps the LRU first. */
+  private readonly unsealed = new Map<string, Unsealed>();
 
   constructor(
     private readonly kv: KvStore,
     private readonly clock: Clock,
     private readonly times: SessionTimes,
+    private readonly maxUnsealed = UNSEALED_CACHE_ENTRIES,
   ) {}
 
   nowSeconds(): number {
@@ -76,7 +102,31 @@ export class SessionStore {
   private async write(session: Session): Promise<void> {
     const box = sealJson(session.data, this.keyFor(session.secret), session.id);
     await this.kv.set(sessionKey(session.id), box, this.keyTtl(session.data));
-    this.slidAt.set(session.id, this.clock.now());
+    this.remember(session, box, { ...session.data }, this.clock.now());
+  }
+
+  private remember(ticket: SessionTicket, box: string, data: SessionData, slidAt: number): void {
+    this.unsealed.delete(ticket.id);
+    this.unsealed.set(ticket.id, { header: sealHeader(box), secret: ticket.secret, data, slidAt });
+    while (this.unsealed.size > this.maxUnsealed) this.unsealed.delete(this.unsealed.keys().next().value as string);
+  }
+
+  /**
+   * The data sealed in `box`, or null when the ticket's secret does not open it. A copy: callers
+   * (refresh) change their session's members, which must not reach the cache before a write does.
+   */
+  private open(ticket: SessionTicket, box: string): SessionData | null {
+    const hit = this.unsealed.get(ticket.id);
+    if (hit && box.startsWith(hit.header) && safeEqual(hit.secret, ticket.secret)) {
+      this.unsealed.delete(ticket.id);
+      this.unsealed.set(ticket.id, hit);
+      return { ...hit.data };
+    }
+    // null: a forged or stale secret, not this session's owner
+    const data = unsealJson(box, this.keyFor(ticket.secret), ticket.id) as SessionData | null;
+    if (!data || data.v !== 1 || typeof data.exp !== 'number') return null;
+    this.remember(ticket, box, data, hit?.slidAt ?? 0);
+    return { ...data };
   }
 
   /** Rewrites a session after its tokens changed (refresh). */
@@ -88,10 +138,12 @@ export class SessionStore {
   /** The live session of a ticket, or null (unknown, tampered, idle- or absolutely expired). */
   async load(ticket: SessionTicket): Promise<Session | null> {
     const box = await this.kv.get(sessionKey(ticket.id));
-    if (box === null) return null;
-    // null: a forged or stale secret, not this session's owner
-    const data = unsealJson(box, this.keyFor(ticket.secret), ticket.id) as SessionData | null;
-    if (!data || data.v !== 1 || typeof data.exp !== 'number') return null;
+    if (box === null) {
+      this.unsealed.delete(ticket.id);
+      return null;
+    }
+    const data = this.open(ticket, box);
+    if (!data) return null;
     if (data.exp <= epochSeconds(this.clock)) {
       await this.destroy({ ...ticket, data });
       return null;
@@ -102,16 +154,17 @@ export class SessionStore {
   /** Slides the idle window, at most once a minute per session (a bare EXPIRE). */
   async touch(session: Session): Promise<void> {
     const now = this.clock.now();
-    const last = Math.max(this.slidAt.get(session.id) ?? 0, session.data.w * 1000);
+    const known = this.unsealed.get(session.id);
+    const last = Math.max(known?.slidAt ?? 0, session.data.w * 1000);
     if (now - last < SLIDE_INTERVAL_SECONDS * 1000) return;
-    if (this.slidAt.size >= MAX_TRACKED_SLIDES) this.slidAt.clear();
-    this.slidAt.set(session.id, now);
+    // Remembered with the unsealed data: a session evicted from that cache costs one EXPIRE more.
+    if (known) known.slidAt = now;
     await this.kv.expire(sessionKey(session.id), this.keyTtl(session.data));
   }
 
   /** Ends one session and removes it from its indexes. */
   async destroy(session: Session): Promise<void> {
-    this.slidAt.delete(session.id);
+    this.unsealed.delete(session.id);
     await this.kv.del(sessionKey(session.id), refreshLockKey(session.id));
     await this.kv.srem(subIndexKey(String(session.data.claims.sub)), session.id);
     if (session.data.psid) await this.kv.srem(psidIndexKey(session.data.psid), session.id);
@@ -122,7 +175,7 @@ export class SessionStore {
     const indexKey = by.psid !== undefined ? psidIndexKey(by.psid) : by.sub !== undefined ? subIndexKey(by.sub) : null;
     if (!indexKey) return 0;
     const ids = await this.kv.smembers(indexKey);
-    for (const id of ids) this.slidAt.delete(id);
+    for (const id of ids) this.unsealed.delete(id);
     if (ids.length) await this.kv.del(...ids.map(sessionKey));
     await this.kv.del(indexKey);
     return ids.length;
