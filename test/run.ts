@@ -36,10 +36,11 @@ async function main(): Promise<number> {
     child.on('exit', (c) => {
       // tap's base reporter ends with "# { total: N, pass: N, fail: N, ... }"-like lines; repeat the
       // totals as the plain closing line CI reads.
-      const pass = /# \{ total: (\d+), pass: (\d+)/.exec(out) ?? /pass\s+(\d+)/i.exec(out);
-      const fail = /fail: (\d+)/.exec(out) ?? /fail\s+(\d+)/i.exec(out);
-      const passed = pass ? Number(pass[pass.length - 1]) : 0;
-      const failed = fail ? Number(fail[1]) : c === 0 ? 0 : 1;
+      const summary = [...out.matchAll(/# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?/g)].pop();
+      const passed = summary ? Number(summary[2] ?? 0) : 0;
+      // No summary at all (tap crashed) counts as a failure.
+      // A test file that crashed or exited non-zero fails the run even when its asserts passed.
+      const failed = Math.max(summary ? Number(summary[3] ?? 0) : 1, c === 0 ? 0 : 1);
       process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
       resolve(c ?? 1);
     });
