@@ -54,6 +54,65 @@ export function stripIdentityHeaders(headers: HeaderBag, extraNames: readonly st
   return out;
 }
 
+/**
+ * Request headers that tell an upstream who the client is or what it originally asked for. Only
+ * the gateway may say that (it sets X-Forwarded-For/-Proto/-Host from the trust chain), so every
+ * client spelling goes, folded like identity headers: `X_Forwarded_For`, `X.Forwarded.Host`,
+ * Forwarded (RFC 7239), the X-Real-IP family that apps read client addresses from, and the
+ * X-Original-URL / X-Rewrite-URL overrides that IIS and Symfony-era frameworks route by (a
+ * client's X-Original-URL: /admin would be routed to /admin AFTER the gateway authorized '/').
+ */
+const FORWARDING_HEADERS: ReadonlySet<string> = new Set([
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-cluster-client-ip',
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+  'x-original-host',
+  'x-host',
+]);
+const FORWARDING_PREFIX = 'x-forwarded-';
+
+/** True for a folded name (foldHeaderName) in the forwarding family above or X-Forwarded-*. */
+export function isForwardingHeader(folded: string): boolean {
+  return folded.startsWith(FORWARDING_PREFIX) || FORWARDING_HEADERS.has(folded);
+}
+
+/**
+ * Hop-by-hop request headers (RFC 9110 §7.6.1): they describe the client's connection to the
+ * gateway, not the request, and undici refuses several of them outright (a client's Keep-Alive,
+ * Upgrade or Expect made every request a 502). Expect is the gateway's to answer (Node sends the
+ * 100 Continue); Proxy-Connection is the pre-standard spelling of Connection.
+ */
+const HOP_BY_HOP: readonly string[] = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect'];
+
+/** The hop-by-hop names of a request: the fixed list plus every name its Connection header lists. */
+export function hopByHopNames(connection: string | string[] | undefined): Set<string> {
+  const names = new Set(HOP_BY_HOP);
+  if (connection === undefined) return names;
+  for (const part of (Array.isArray(connection) ? connection.join(',') : connection).split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name !== '' && name !== 'host') names.add(name); // the upstream's Host is the gateway's to set
+  }
+  return names;
+}
+
+/**
+ * An upstream's response headers for the client, without its hop-by-hop ones: its Connection and
+ * Keep-Alive describe the gateway's pooled connection to it, and passed on they overrode the
+ * client's own `Connection: close` (the socket stayed open) or closed keep-alive clients.
+ * Transfer-Encoding goes too: the gateway frames its own response. Returns a new object.
+ */
+export function stripHopByHopResponseHeaders<T extends Record<string, unknown>>(headers: T): T {
+  const hop = hopByHopNames(headers.connection as string | string[] | undefined);
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers)) if (!hop.has(name.toLowerCase())) out[name] = value;
+  return out as T;
+}
+
 function cookieNameMatches(cookieName: string, names: readonly string[]): boolean {
   const c = cookieName.toLowerCase();
   return names.some((raw) => {

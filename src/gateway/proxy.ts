@@ -17,6 +17,7 @@ import type { Gateway } from './gateway.js';
 import { resolveRoute } from './resolve.js';
 import { admit, routeIdentityHeaders } from './access.js';
 import { upstreamRequestHeaders, type ForwardedFacts } from './upstream-headers.js';
+import { stripHopByHopResponseHeaders } from './headers.js';
 import { sendGatewayError, upstreamError } from './errors.js';
 import type { CompiledRoute } from './routes.js';
 
@@ -45,6 +46,7 @@ export function proxyHandler(gw: Gateway) {
         // discarded bodies, pinning pool connections until the upstream hangs. An upstream's 503
         // is its answer, passed on. (maxRetriesOn503: 0 does not help: reply-from reads 0 as 10.)
         retryDelay: () => null,
+        rewriteHeaders: (headers) => stripHopByHopResponseHeaders(headers),
         rewriteRequestHeaders: (_req, headers) =>
           upstreamRequestHeaders(headers as IncomingHttpHeaders, {
             route: resolved.route,
