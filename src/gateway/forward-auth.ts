@@ -5,15 +5,21 @@
  *   200  signed in and allowed; the identity travels as RESPONSE headers (X-Auth-Request-*,
  *        X-Forwarded-User/-Email/-Groups/-Preferred-Username, the route's templates, and
  *        X-Menshen-Assertion when a route matched) for the ingress to copy upstream
- *   401  no session (JSON body)        403  signed in, not allowed
+ *   401  no session (JSON body)
+ *   403  signed in, not allowed; or the forwarded URI has no route (or is the gateway's own);
+ *        or X-Forwarded-* / X-Original-URI came from a peer server.trustProxy does not trust
  *   400  an X-Forwarded-Uri that cannot be normalized (never a 2xx: Authelia GHSA-68wm-pfjf-wqp6)
  *   503  the session store or the issuer is down (fail closed)
  *
- * Which route: only when the request comes from a proxy trusted by server.trustProxy are
- * X-Forwarded-Host and X-Forwarded-Uri used to find the route (its auth mode, publicPaths and
- * `allow`); otherwise they are ignored and only the session is checked (oauth2-proxy
- * GHSA-7x63-xv5r-3p2x). `?allowed_groups=`, `?allowed_users=`, `?allowed_emails=` ... add
- * constraints either way (policy.ts authorizeQuery).
+ * Which route: X-Forwarded-Host (its last entry, trust.ts) and X-Forwarded-Uri name the request
+ * being authorized, and the route found for them decides (auth mode, publicPaths, `allow`). Only
+ * a proxy trusted by server.trustProxy may send them: from anyone else they are refused with 403
+ * and a warning, never ignored, since ignoring them meant approving any signed-in user for a
+ * route the gateway never looked at (oauth2-proxy GHSA-7x63-xv5r-3p2x; a mis-set trustProxy
+ * shows up at once instead of failing open). A forwarded URI without a route is refused too (an
+ * unrouted path has no policy to apply). Without X-Forwarded-Uri only the session is checked.
+ * `?allowed_groups=`, `?allowed_emails=`, `?allowed_email_domains=` add constraints either way
+ * (policy.ts authorizeQuery).
  *
  * Redirects: nginx turns anything but 2xx/401/403 into a 500, so the answer is 401, never a
  * redirect, unless the caller is Traefik: a trusted proxy sending X-Forwarded-Method and
@@ -34,21 +40,30 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Headers through which a proxy tells forward-auth what it is asking about (nginx sets X-Original-URI). */
+function carriesForwardedRequest(headers: FastifyRequest['headers']): boolean {
+  return Object.keys(headers).some((name) => name.startsWith('x-forwarded-') || name === 'x-original-uri' || name === 'x-original-url');
+}
+
 export function forwardAuthHandler(gw: Gateway) {
   return async function forwardAuth(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     reply.header('cache-control', 'no-store');
-    const trusted = gw.trust.isTrusted(req.socket.remoteAddress);
+    const peer = req.socket.remoteAddress;
+    const trusted = gw.trust.isTrusted(peer);
     const forwardedUri = trusted ? header(req, 'x-forwarded-uri') : undefined;
     const traefik = trusted && forwardedUri !== undefined && header(req, 'x-forwarded-method') !== undefined;
     try {
+      if (!trusted && carriesForwardedRequest(req.headers)) {
+        req.log.warn({ peer }, 'forward-auth: X-Forwarded-* from a peer not in server.trustProxy: refused (403)');
+        throw new AccessDenied('forwarded request headers from an untrusted proxy (see server.trustProxy)');
+      }
       let resolved: Resolved | null = null;
       if (forwardedUri !== undefined) {
-        const host = header(req, 'x-forwarded-host') ?? req.hostname;
         try {
-          resolved = resolveRoute(gw.routes(), gw.reserved, host, forwardedUri);
+          resolved = resolveRoute(gw.routes(), gw.reserved, gw.trust.requestHost(peer, req.headers), forwardedUri);
         } catch (err) {
-          if (!(err instanceof NotFound)) throw err instanceof BadRequest ? new BadRequest(`X-Forwarded-Uri: ${err.message}`) : err;
-          // No route for it: fall back to "any signed-in user".
+          if (err instanceof NotFound) throw new AccessDenied(`X-Forwarded-Uri: ${err.message}`);
+          throw err instanceof BadRequest ? new BadRequest(`X-Forwarded-Uri: ${err.message}`) : err;
         }
       }
       let who: Authenticated | null;

@@ -9,7 +9,7 @@ import { GATEWAY_PREFIX, PROVIDER_ROOT_PATHS, providerMountPath } from '../confi
 import type { KvStore } from '../store/store.js';
 import type { Clock } from '../clock.js';
 import type { Metrics } from '../ops/metrics.js';
-import { compileRoutes, type RouteTable } from './routes.js';
+import { compileRoutes, normalizeHost, type RouteTable } from './routes.js';
 import type { ReservedPaths } from './resolve.js';
 import { ProxyTrust } from './trust.js';
 import { GatewayCookies } from './session/cookies.js';
@@ -96,7 +96,7 @@ export function buildGateway(app: FastifyInstance): Gateway {
     gatewayPrefix: GATEWAY_PREFIX,
     providerMount: provider ? providerMountPath(provider.issuer) : null,
     providerRootPaths: PROVIDER_ROOT_PATHS,
-    providerHosts: (provider?.hosts ?? []).map((h) => h.toLowerCase()),
+    providerHosts: (provider?.hosts ?? []).map(normalizeHost),
   };
   return {
     config,

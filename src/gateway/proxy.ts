@@ -26,20 +26,23 @@ export function upstreamUrl(route: CompiledRoute, path: string): string {
   return route.config.upstream.replace(/\/+$/, '') + path;
 }
 
-export function forwardedFacts(gw: Gateway, req: FastifyRequest): ForwardedFacts {
-  return { chain: gw.trust.chain(req.socket.remoteAddress, req.headers['x-forwarded-for']), proto: req.protocol, host: req.host };
+export function forwardedFacts(gw: Gateway, req: FastifyRequest, host: string): ForwardedFacts {
+  const peer = req.socket.remoteAddress;
+  const encrypted = 'encrypted' in req.socket && req.socket.encrypted === true;
+  return { chain: gw.trust.chain(peer, req.headers['x-forwarded-for']), proto: gw.trust.requestProto(peer, req.headers, encrypted), host };
 }
 
 export function proxyHandler(gw: Gateway) {
   return async function proxy(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     try {
-      const resolved = resolveRoute(gw.routes(), gw.reserved, req.hostname, req.url);
+      const host = gw.trust.requestHost(req.socket.remoteAddress, req.headers);
+      const resolved = resolveRoute(gw.routes(), gw.reserved, host, req.url);
       req.metricsRoute = resolved.route.name;
       const who = await admit(gw.auth, resolved, req.headers);
       if (who) req.userSub = who.identity.sub; // the access log's `sub`
       if (who?.renewCookie) reply.header('set-cookie', who.renewCookie);
       const identity = who ? await routeIdentityHeaders(gw.assertions, resolved.route, who) : {};
-      const forwarded = forwardedFacts(gw, req);
+      const forwarded = forwardedFacts(gw, req, host);
       return reply.from(upstreamUrl(resolved.route, resolved.path), {
         queryString: () => resolved.rawQuery,
         // Never retry: reply-from re-sends a GET answered 503 up to 10 times without reading the

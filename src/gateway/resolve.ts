@@ -5,7 +5,7 @@
  * appended unchanged and never consulted by path rules.
  */
 import { normalizePath, splitUrl } from './path.js';
-import { AmbiguousRoute, isPublicPath, type CompiledRoute, type RouteTable } from './routes.js';
+import { AmbiguousRoute, isPublicPath, normalizeHost, type CompiledRoute, type RouteTable } from './routes.js';
 import { BadRequest, NotFound } from './errors.js';
 
 export type AuthMode = 'required' | 'optional' | 'none';
@@ -27,7 +27,7 @@ export interface ReservedPaths {
   providerMount: string | null;
   /** Root paths the provider serves when mounted at '' (see config/validate.ts). */
   providerRootPaths: string[];
-  /** provider.hosts: when set, the provider owns its mount only on these hosts. */
+  /** provider.hosts, normalized (normalizeHost): when set, the provider owns its mount only on these hosts. */
   providerHosts: string[];
 }
 
@@ -47,7 +47,8 @@ export function resolveRoute(table: RouteTable, reserved: ReservedPaths, host: s
   const normalized = normalizePath(rawPath);
   if (!normalized.ok) throw new BadRequest(`invalid path: ${normalized.reason}`);
   const path = normalized.path;
-  const hostname = host.toLowerCase();
+  // 'GW.example.com:8443', '[::1]:80': by name, as route hosts are compiled (routes.ts normalizeHost).
+  const hostname = normalizeHost(host);
   // A spelling of a gateway or provider path that fastify's router did not take (e.g.
   // `//_menshen/userinfo`, `/%5fmenshen/auth`, `/idp/x/../token`) must not reach an upstream either.
   if (isReserved(reserved, hostname, path)) throw new NotFound('no such path');

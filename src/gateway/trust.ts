@@ -7,6 +7,7 @@
  * GHSA-7x63-xv5r-3p2x: skip-auth rules checked against a client-supplied X-Forwarded-Uri).
  */
 import { BlockList, isIP } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 
 const NAMED: Record<string, Array<[string, number, 'ipv4' | 'ipv6']>> = {
   loopback: [['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']],
@@ -67,10 +68,26 @@ export class ProxyTrust {
     return out;
   }
 
-  /** A forwarded header's first value, only when the peer is trusted. */
+  /**
+   * A forwarded header (X-Forwarded-Host, -Proto) as the nearest proxy wrote it, only when that
+   * peer is trusted: the LAST comma-separated entry, since appending proxies add theirs at the end
+   * and whatever the client wrote comes first (fastify reads them the same way). The one parser
+   * for the HTTP proxy, websocket upgrades and forward-auth.
+   */
   forwarded(remoteAddress: string | undefined, value: string | string[] | undefined): string | undefined {
     if (value === undefined || !this.isTrusted(remoteAddress)) return undefined;
-    const first = (Array.isArray(value) ? value[0] : value)?.split(',')[0]?.trim();
-    return first || undefined;
+    const joined = Array.isArray(value) ? value.join(',') : value;
+    const last = joined.slice(joined.lastIndexOf(',') + 1).trim();
+    return last || undefined;
+  }
+
+  /** The host the client addressed: a trusted peer's X-Forwarded-Host, else Host ('' when neither). */
+  requestHost(remoteAddress: string | undefined, headers: IncomingHttpHeaders): string {
+    return this.forwarded(remoteAddress, headers['x-forwarded-host']) ?? headers.host ?? '';
+  }
+
+  /** The scheme the client used: a trusted peer's X-Forwarded-Proto, else the connection's own. */
+  requestProto(remoteAddress: string | undefined, headers: IncomingHttpHeaders, encrypted: boolean): string {
+    return this.forwarded(remoteAddress, headers['x-forwarded-proto'])?.toLowerCase() ?? (encrypted ? 'https' : 'http');
   }
 }

@@ -77,16 +77,15 @@ export class WebsocketProxy {
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const gw = this.gw;
     const peer = req.socket.remoteAddress;
-    const hostHeader = gw.trust.forwarded(peer, req.headers['x-forwarded-host']) ?? req.headers.host ?? '';
-    const proto = gw.trust.forwarded(peer, req.headers['x-forwarded-proto']) ?? ('encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
-    const hostname = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    const hostHeader = gw.trust.requestHost(peer, req.headers);
+    const proto = gw.trust.requestProto(peer, req.headers, 'encrypted' in req.socket && req.socket.encrypted === true);
 
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(socket, 400, 'only websocket upgrades are supported');
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== new URL(gw.publicUrl).origin && origin !== `${proto}://${hostHeader}`)
       return refuse(socket, 403, 'cross-origin websocket refused');
 
-    const resolved = resolveRoute(gw.routes(), gw.reserved, hostname, req.url ?? '/');
+    const resolved = resolveRoute(gw.routes(), gw.reserved, hostHeader, req.url ?? '/');
     if (!resolved.route.config.websocket) return refuse(socket, 403, 'websockets are not enabled on this route');
     const who = await admit(gw.auth, resolved, req.headers);
     const identity = who ? await routeIdentityHeaders(gw.assertions, resolved.route, who) : {};

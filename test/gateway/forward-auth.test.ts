@@ -49,7 +49,11 @@ t.test('forward-auth behind a trusted proxy: routes by X-Forwarded-Host/-Uri', a
   t.equal(pub.status, 200, 'public path: 200 without a session');
   t.notOk(pub.headers['x-auth-request-user']);
   t.equal((await auth(stack, fwd('/app/x'))).status, 401);
-  t.equal((await auth(stack, { cookie: alice, ...fwd('/unrouted/x') })).status, 200, 'no route: any signed-in user');
+  const unrouted = await auth(stack, { cookie: alice, ...fwd('/unrouted/x') });
+  t.equal(unrouted.status, 403, 'no route: no policy to apply, refused (not "any signed-in user")');
+  t.equal(JSON.parse(unrouted.body).error, 'access_denied');
+  t.equal((await auth(stack, { cookie: alice, ...fwd('/_menshen/userinfo') })).status, 403, "the gateway's own paths have no route either");
+  t.equal((await auth(stack, { cookie: alice })).status, 200, 'no X-Forwarded-Uri: the session alone is checked');
 
   t.equal((await auth(stack, { cookie: bob }, '?allowed_groups=staff')).status, 403, '?allowed_groups= constraint');
   t.equal((await auth(stack, { cookie: alice }, '?allowed_groups=staff,admins')).status, 200);
@@ -73,16 +77,24 @@ t.test('Traefik (trusted, X-Forwarded-Method) gets a login redirect for browser 
   t.equal(api.status, 401, 'an API call through Traefik still gets 401');
 });
 
-t.test('forward-auth from an untrusted peer ignores X-Forwarded-*', async (t) => {
+t.test('forward-auth refuses X-Forwarded-* from an untrusted peer (403), never ignores them', async (t) => {
   const stack = await startStack(t); // trustProxy: false
   const bob = await signIn(stack, 'bob');
   const host = new URL(stack.base).host;
-  t.equal((await auth(stack, { 'x-forwarded-host': host, 'x-forwarded-uri': '/open/x' })).status, 401, 'a spoofed public URI does not skip auth');
+  const spoofed = await auth(stack, { 'x-forwarded-host': host, 'x-forwarded-uri': '/open/x' });
+  t.equal(spoofed.status, 403, 'a spoofed public URI does not skip auth');
+  t.match(JSON.parse(spoofed.body).error_description, /untrusted proxy/);
   const res = await auth(stack, { cookie: bob, 'x-forwarded-host': host, 'x-forwarded-uri': '/staff/x' });
-  t.equal(res.status, 200, 'only the session is checked');
-  t.notOk(res.headers['x-menshen-assertion'], 'no route, no assertion');
+  t.equal(res.status, 403, 'bob is not approved for a route the gateway could not look at');
+  t.notOk(res.headers['x-auth-request-user'], 'and no identity comes back');
+  t.equal((await auth(stack, { cookie: bob, 'x-original-uri': '/staff/x' })).status, 403, "nginx's X-Original-URI too");
+  t.equal((await auth(stack, { cookie: bob, 'x-forwarded-for': '10.0.0.1' })).status, 403, 'any X-Forwarded-* header');
   const browser = await auth(stack, { accept: 'text/html', 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/app/', 'x-forwarded-host': host });
-  t.equal(browser.status, 401, 'no Traefik redirect for an untrusted caller');
+  t.equal(browser.status, 403, 'no Traefik redirect for an untrusted caller');
+  const plain = await auth(stack, { cookie: bob });
+  t.equal(plain.status, 200, 'without forwarded headers the session alone is checked');
+  t.notOk(plain.headers['x-menshen-assertion'], 'no route, no assertion');
+  t.equal((await auth(stack, {})).status, 401);
 });
 
 t.test('/_menshen/userinfo', async (t) => {

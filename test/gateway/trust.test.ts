@@ -28,6 +28,19 @@ t.test('the X-Forwarded-For chain stops at the first untrusted hop', async (t) =
   t.same(trust.chain('10.0.0.1', '6.6.6.6, 1.2.3.4, 10.0.0.7'), ['1.2.3.4', '10.0.0.7', '10.0.0.1'], 'what the client wrote before the first untrusted hop is dropped');
   t.same(trust.chain('203.0.113.1', '1.2.3.4'), ['203.0.113.1'], 'an untrusted peer vouches for nothing');
   t.same(new ProxyTrust(false).chain('127.0.0.1', '6.6.6.6'), ['127.0.0.1']);
-  t.equal(trust.forwarded('10.0.0.1', 'a.example, b.example'), 'a.example');
   t.equal(trust.forwarded('8.8.8.8', 'a.example'), undefined);
+});
+
+t.test('forwarded headers: the last entry (the nearest proxy), only from a trusted peer', async (t) => {
+  const trust = new ProxyTrust(['10.0.0.0/8']);
+  t.equal(trust.forwarded('10.0.0.1', 'evil.example, real.example'), 'real.example', 'what the client wrote comes first');
+  t.equal(trust.forwarded('10.0.0.1', ['evil.example', 'real.example']), 'real.example', 'repeated headers too');
+  t.equal(trust.forwarded('10.0.0.1', 'real.example'), 'real.example');
+  t.equal(trust.forwarded('10.0.0.1', 'a, '), undefined, 'an empty last entry is no value');
+  t.equal(trust.requestHost('10.0.0.1', { host: 'gw:8080', 'x-forwarded-host': 'evil.example, real.example' }), 'real.example');
+  t.equal(trust.requestHost('8.8.8.8', { host: 'gw:8080', 'x-forwarded-host': 'real.example' }), 'gw:8080', 'untrusted: Host');
+  t.equal(trust.requestHost('8.8.8.8', {}), '');
+  t.equal(trust.requestProto('10.0.0.1', { 'x-forwarded-proto': 'http, HTTPS' }, false), 'https');
+  t.equal(trust.requestProto('8.8.8.8', { 'x-forwarded-proto': 'https' }, false), 'http');
+  t.equal(trust.requestProto('8.8.8.8', {}, true), 'https');
 });
