@@ -24,7 +24,8 @@
  */
 import { deriveKey } from '../../crypto/seal.js';
 import { sealHeader, sealJson, unsealJson } from './sealed-json.js';
-import { randomHandle, safeEqual } from '../../crypto/secrets.js';
+import { timingSafeEqual } from 'node:crypto';
+import { randomHandle } from '../../crypto/secrets.js';
 import { epochSeconds, type Clock } from '../../clock.js';
 import type { KvStore } from '../../store/store.js';
 import type { SessionTicket } from './cookies.js';
@@ -51,12 +52,21 @@ export interface SessionTimes {
   idleTtl: number;
 }
 
+/**
+ * Constant-time comparison of a presented secret with a remembered one. Unequal lengths answer at
+ * once: every secret is randomHandle(32), 43 characters, so the length tells nobody anything.
+ */
+function sameSecret(known: Buffer, presented: string): boolean {
+  const p = Buffer.from(presented);
+  return p.length === known.length && timingSafeEqual(p, known);
+}
+
 /** A session as this process last unsealed or wrote it. */
 interface Unsealed {
   /** sealHeader of the stored box this data came from. */
   header: string;
-  /** The per-session secret that opened it. */
-  secret: string;
+  /** The per-session secret that opened it (bytes, for timingSafeEqual). */
+  secret: Buffer;
   data: SessionData;
   /** When this process last wrote the value or slid its idle window (clock ms); 0: never. */
   slidAt: number;
@@ -107,7 +117,7 @@ export class SessionStore {
 
   private remember(ticket: SessionTicket, box: string, data: SessionData, slidAt: number): void {
     this.unsealed.delete(ticket.id);
-    this.unsealed.set(ticket.id, { header: sealHeader(box), secret: ticket.secret, data, slidAt });
+    this.unsealed.set(ticket.id, { header: sealHeader(box), secret: Buffer.from(ticket.secret), data, slidAt });
     while (this.unsealed.size > this.maxUnsealed) this.unsealed.delete(this.unsealed.keys().next().value as string);
   }
 
@@ -117,7 +127,7 @@ export class SessionStore {
    */
   private open(ticket: SessionTicket, box: string): SessionData | null {
     const hit = this.unsealed.get(ticket.id);
-    if (hit && box.startsWith(hit.header) && safeEqual(hit.secret, ticket.secret)) {
+    if (hit && box.startsWith(hit.header) && sameSecret(hit.secret, ticket.secret)) {
       this.unsealed.delete(ticket.id);
       this.unsealed.set(ticket.id, hit);
       return { ...hit.data };
