@@ -14,7 +14,7 @@ export function startDemoUpstream(port: number, host = '127.0.0.1'): Promise<Ser
     if (wantsHtml) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       const esc = body.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
-      res.end(`<!doctype html><title>demo app</title><h1>Hello from the demo app</h1><p>The gateway sent these identity headers:</p><pre>${esc}</pre><p><a href="/_menshen/logout">Log out</a></p>`);
+      res.end(`<!doctype html><title>demo app</title><h1>Hello from the demo app</h1><p>The gateway sent these identity headers:</p><pre>${esc}</pre><form method="post" action="/_menshen/logout"><button type="submit">Log out</button></form>`);
     } else {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(body);

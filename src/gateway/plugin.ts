@@ -3,7 +3,7 @@
  *
  *   /_menshen/login?rd=          start a login (nginx error_page target)
  *   /_menshen/callback           the OIDC redirect URI
- *   /_menshen/logout             end the session, revoke, RP-initiated logout
+ *   /_menshen/logout             POST: end the session, revoke, RP-initiated logout; GET: a confirmation page
  *   /_menshen/backchannel-logout OIDC Back-Channel Logout 1.0
  *   /_menshen/auth               forward-auth (nginx auth_request, Traefik ForwardAuth)
  *   /_menshen/userinfo           the signed-in identity as JSON
@@ -24,7 +24,7 @@ import { compileRoutes } from './routes.js';
 import { proxyHandler } from './proxy.js';
 import { WebsocketProxy } from './websocket.js';
 import { forwardAuthHandler } from './forward-auth.js';
-import { backchannelLogoutHandler, logoutHandler } from './logout.js';
+import { backchannelLogoutHandler, logoutHandler, logoutPageHandler } from './logout.js';
 import { sendGatewayError } from './errors.js';
 
 /** Upstream connection pool per origin (undici). */
@@ -73,7 +73,8 @@ export const gatewayPlugin = fp(
       return gw.login.start(req, reply, typeof rd === 'string' ? rd : '/');
     }));
     app.get(`${p}/callback`, guarded(gw, (req, reply) => gw.login.callback(req, reply)));
-    app.route({ method: ['GET', 'POST'], url: `${p}/logout`, handler: logoutHandler(gw) });
+    app.get(`${p}/logout`, logoutPageHandler(gw));
+    app.post(`${p}/logout`, logoutHandler(gw));
     app.post(`${p}/backchannel-logout`, backchannelLogoutHandler(gw));
     app.route({ method: ['GET', 'HEAD', 'POST'], url: `${p}/auth`, exposeHeadRoute: false, handler: forwardAuthHandler(gw) });
     app.get(`${p}/userinfo`, guarded(gw, async (req, reply) => {

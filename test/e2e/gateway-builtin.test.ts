@@ -84,7 +84,11 @@ t.test('logout through the gateway logs out at the provider; the provider logs t
 
   const one = new Browser();
   await signIn(one, `${gw.base}/x`, 'alice');
-  const out = await one.request(`${gw.base}/_menshen/logout?rd=/bye`);
+  const out = await one.request(`${gw.base}/_menshen/logout`, {
+    method: 'POST',
+    body: 'rd=/bye',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: gw.base },
+  });
   const endSession = new URL(out.headers.get('location')!);
   t.equal(endSession.pathname, '/idp/logout', "to the provider's end-session endpoint");
   t.ok(endSession.searchParams.get('id_token_hint'), 'RP-initiated logout with id_token_hint');

@@ -48,7 +48,10 @@ t.test('Chromium signs in through the gateway', async (t) => {
     t.notOk(cookies.some((c) => c.name === 'menshen-login'), 'no login-state cookie left behind');
 
     // rd must be one of the client's registered post-logout URIs for the provider to honour it.
+    // The gateway asks first (logout is POST only): confirm on its page.
     await page.goto(`${gw.base}/_menshen/logout?rd=/bye`);
+    t.ok(await context.cookies(gw.base).then((c) => c.some((x) => x.name === 'menshen')), 'the GET alone logs nobody out');
+    await Promise.all([page.waitForURL(/\/idp\/login/), page.click('button[type=submit]')]);
     t.notOk((await context.cookies(gw.base)).some((c) => c.name === 'menshen'), 'session cookie gone');
     t.ok(page.url().startsWith(`${gw.base}/idp/login`), 'logged out at the provider too: back at /bye, which needs a login again');
   });
@@ -68,6 +71,7 @@ t.test('Chromium signs in through the gateway', async (t) => {
     t.equal(echo.headers['x-auth-request-groups'], 'staff');
 
     await page.goto(`${stack.base}/_menshen/logout?rd=/bye`);
+    await Promise.all([page.waitForURL(new RegExp(`^${stack.issuer.url}/session/end`)), page.click('button[type=submit]')]);
     t.match(page.url(), new RegExp(`^${stack.issuer.url}/session/end`), "the issuer's logout page");
     await Promise.all([page.waitForURL(`${stack.base}/bye`), page.click('button[name=logout]')]);
     t.pass('back at rd after logging out at the issuer');

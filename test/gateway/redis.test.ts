@@ -50,7 +50,7 @@ t.test('two gateway instances share one Redis', async (t) => {
   t.equal(new Set(burst.map((r) => echoOf(r).headers.authorization)).size, 1, 'all with the one refreshed token');
   t.equal(a.issuer.grants.refresh_token, 1, 'exactly one refresh grant across both replicas');
 
-  const out = await rawRequest(b.base, '/_menshen/logout', { headers: { accept: 'application/json', cookie } });
+  const out = await rawRequest(b.base, '/_menshen/logout', { method: 'POST', headers: { accept: 'application/json', cookie } });
   t.equal(out.status, 200, 'log out on B');
   t.equal((await get(a.base, '/app/x')).status, 401, 'ended on A too');
   t.equal((await get(b.base, '/app/x')).status, 401);
