@@ -135,6 +135,28 @@ t.test('invalid_grant on refresh ends the session: browsers log in again, APIs g
   t.match(metrics, /outcome="invalid_grant"} 1/);
 });
 
+t.test('a logout while a refresh is at the issuer wins: the session stays ended, the new refresh token is revoked', async (t) => {
+  const stack = await startStack(t);
+  await stack.browser.login(`${stack.base}/app/`, 'alice');
+  const ticket = ticketOf(stack, stack.browser);
+  const cookie = `menshen=${ticket.value}`;
+  stack.clock.advance(250_000); // inside refreshBefore: the next request refreshes
+  const held = stack.issuer.holdTokenEndpoint();
+  const during = apiGet(stack, '/api/x', cookie);
+  await held.arrived; // the refresh grant is at the issuer now
+  const out = await rawRequest(stack.base, '/_menshen/logout', { method: 'POST', headers: { accept: 'application/json', cookie } });
+  t.equal(out.status, 200, 'logged out meanwhile');
+  const revokedBefore = stack.issuer.revocations.count;
+  held.release();
+  t.equal((await during).status, 401, 'the request that was refreshing finds the session ended');
+  t.equal(await stack.gw.store.get(`gw:sess:{${ticket.id}}`), null, 'the refresh did not write the session back');
+  t.equal((await apiGet(stack, '/app/x', cookie)).status, 401, 'the cookie stays logged out');
+  t.equal(stack.issuer.grants.refresh_token, 1, 'the issuer did answer the refresh');
+  t.equal(stack.issuer.revocations.count, revokedBefore + 1, 'and its new refresh token was revoked');
+  const metrics = await stack.gw.app.menshen.metrics.registry.getSingleMetricAsString('menshen_session_refreshes_total');
+  t.match(metrics, /outcome="ended"} 1/);
+});
+
 t.test('a network error on refresh keeps the session until its access token really expires', async (t) => {
   const stack = await startStack(t);
   await stack.browser.login(`${stack.base}/app/`, 'alice');

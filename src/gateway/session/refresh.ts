@@ -8,7 +8,9 @@
  *
  * Outcomes: `invalid_grant` ends the session (the caller then sends the browser to log in);
  * any other failure (network, 5xx) keeps the old session until its access token actually expires,
- * then answers 503 until the issuer is back. Recorded in metrics.refreshes.
+ * then answers 503 until the issuer is back. The new tokens are written by compare-and-set against
+ * the value read under the lock: a logout that lands while the issuer answers wins (outcome
+ * `ended`, and the refresh token just obtained is revoked). Recorded in metrics.refreshes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { epochSeconds, type Clock } from '../../clock.js';
@@ -92,8 +94,9 @@ export class Refresher {
     renewal.unref();
     try {
       // Re-read under the lock: the previous holder may have refreshed (and rotated the token).
-      const current = await this.deps.sessions.load(ticket);
-      if (!current) return null;
+      const loaded = await this.deps.sessions.loadVersioned(ticket);
+      if (!loaded) return null;
+      const current = loaded.session;
       if (!this.needsRefresh(current)) {
         this.deps.metrics.refreshes.inc({ outcome: 'joined' });
         return current;
@@ -124,7 +127,17 @@ export class Refresher {
       if (tokens.refreshToken) d.rt = tokens.refreshToken;
       if (tokens.idToken) d.idt = tokens.idToken;
       if (tokens.claims) d.claims = identityClaims(tokens.claims);
-      await this.deps.sessions.save(current);
+      if (!(await this.deps.sessions.saveIfUnchanged(current, loaded.box))) {
+        // The session ended while the issuer answered (a logout deletes it without the lock):
+        // it stays ended, and the refresh token just obtained is revoked rather than orphaned.
+        this.deps.metrics.refreshes.inc({ outcome: 'ended' });
+        if (tokens.refreshToken) {
+          await this.deps.rp.revoke(tokens.refreshToken, 'refresh_token').catch((err: unknown) => {
+            this.deps.log.warn({ err: (err as Error).message }, 'revoking the refresh token of an ended session failed');
+          });
+        }
+        return null;
+      }
       this.deps.metrics.refreshes.inc({ outcome: 'success' });
       return current;
     } finally {

@@ -139,14 +139,28 @@ export class SessionStore {
     return { ...data };
   }
 
-  /** Rewrites a session after its tokens changed (refresh). */
-  async save(session: Session): Promise<void> {
+  /**
+   * Rewrites a session after its tokens changed (refresh), only while the store still holds
+   * `loadedBox`, the value it was loaded from (compare-and-set). false: the session was ended
+   * (logout, back-channel logout) or rewritten meanwhile, and nothing was written: a refresh that
+   * finishes after a logout must not bring the session back.
+   */
+  async saveIfUnchanged(session: Session, loadedBox: string): Promise<boolean> {
     session.data.w = epochSeconds(this.clock);
-    await this.write(session);
+    const box = sealJson(session.data, this.keyFor(session.secret), session.id);
+    const saved = await this.kv.compareAndSet(sessionKey(session.id), loadedBox, box, this.keyTtl(session.data));
+    if (saved) this.remember(session, box, { ...session.data }, this.clock.now());
+    else this.unsealed.delete(session.id);
+    return saved;
   }
 
   /** The live session of a ticket, or null (unknown, tampered, idle- or absolutely expired). */
   async load(ticket: SessionTicket): Promise<Session | null> {
+    return (await this.loadVersioned(ticket))?.session ?? null;
+  }
+
+  /** load(), with the stored value it came from: what saveIfUnchanged compares against. */
+  async loadVersioned(ticket: SessionTicket): Promise<{ session: Session; box: string } | null> {
     const box = await this.kv.get(sessionKey(ticket.id));
     if (box === null) {
       this.unsealed.delete(ticket.id);
@@ -158,7 +172,7 @@ export class SessionStore {
       await this.destroy({ ...ticket, data });
       return null;
     }
-    return { ...ticket, data };
+    return { session: { ...ticket, data }, box };
   }
 
   /** Slides the idle window, at most once a minute per session (a bare EXPIRE). */

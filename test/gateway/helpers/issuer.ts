@@ -47,6 +47,12 @@ export interface TestIssuer {
   subOf(username: string): string;
   /** Signs a JWT with the issuer's own key (logout tokens, bearer tokens). */
   sign(claims: Record<string, unknown>, typ?: string): Promise<string>;
+  /**
+   * Holds the token endpoint's next answers until release(): the grant is done (tokens issued,
+   * a refresh token rotated) but the response waits, so a refresh stays "at the issuer" for as
+   * long as a test needs (no sleeps). `arrived` resolves when the first answer is being held.
+   */
+  holdTokenEndpoint(): { arrived: Promise<void>; release(): void };
   /** Destroys every grant: their refresh tokens now get invalid_grant. */
   revokeAllGrants(): Promise<void>;
   stop(): Promise<void>;
@@ -142,8 +148,14 @@ export async function startIssuer(t: Teardownable, opts: IssuerOptions): Promise
   });
   const backchannelErrors: string[] = [];
   const revocations = { count: 0 };
+  let hold: { arrived: () => void; gate: Promise<void> } | null = null;
   provider.use(async (ctx: { path: string; method: string; status: number }, next: () => Promise<void>) => {
     await next();
+    if (hold && ctx.path === '/token' && ctx.method === 'POST') {
+      const h = hold;
+      h.arrived();
+      await h.gate;
+    }
     if (ctx.path === '/token/revocation' && ctx.method === 'POST' && ctx.status === 200) revocations.count++;
   });
   provider.on('backchannel.error', (_ctx: unknown, err: Error) => backchannelErrors.push(err.message));
@@ -213,6 +225,20 @@ export async function startIssuer(t: Teardownable, opts: IssuerOptions): Promise
     subOf,
     sign: (claims, typ = 'JWT') =>
       new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: privateJwk.kid!, typ }).sign(signingKey),
+    holdTokenEndpoint: () => {
+      let arrived!: () => void;
+      let release!: () => void;
+      const arrival = new Promise<void>((r) => (arrived = r));
+      const gate = new Promise<void>((r) => (release = r));
+      hold = { arrived, gate };
+      return {
+        arrived: arrival,
+        release: () => {
+          hold = null;
+          release();
+        },
+      };
+    },
     revokeAllGrants: async () => {
       for (const id of grantIds.splice(0)) {
         const grant = await provider.Grant.find(id);
