@@ -157,6 +157,21 @@ t.test('a logout while a refresh is at the issuer wins: the session stays ended,
   t.match(metrics, /outcome="ended"} 1/);
 });
 
+t.test("a user's session index holds live sessions only: expired ones are pruned at the next login", async (t) => {
+  const stack = await startStack(t);
+  const index = `gw:sub:{${stack.issuer.subOf('alice')}}`;
+  for (let i = 0; i < 4; i++) {
+    const b = new Browser();
+    await b.login(`${stack.base}/app/`, 'alice');
+    // What the key's TTL does when a session idles out: the store forgets it, nobody calls destroy.
+    await stack.gw.store.del(`gw:sess:{${ticketOf(stack, b).id}}`);
+  }
+  const keep = new Browser();
+  await keep.login(`${stack.base}/app/`, 'alice');
+  const ids = await stack.gw.store.smembers(index);
+  t.same(ids, [ticketOf(stack, keep).id], 'only the live session is listed');
+});
+
 t.test('a network error on refresh keeps the session until its access token really expires', async (t) => {
   const stack = await startStack(t);
   await stack.browser.login(`${stack.base}/app/`, 'alice');

@@ -10,7 +10,8 @@
  * per session and replica. An EXPIRE never rewrites the value, so it cannot race a concurrent
  * refresh into writing back stale tokens (a read-modify-write touch could).
  *
- * Indexes for back-channel logout: `gw:psid:{provider sid}` and `gw:sub:{sub}` -> session ids.
+ * Indexes for back-channel logout: `gw:psid:{provider sid}` and `gw:sub:{sub}` -> session ids;
+ * a login prunes the ids of expired sessions from its user's index (pruneIndex).
  * The session, its refresh lock and its refresh marker share the `{id}` hash tag (one Cluster slot).
  *
  * Hot path (DESIGN §4: one store round trip, everything else cached): every load still GETs the
@@ -104,9 +105,22 @@ export class SessionStore {
     const session: Session = { ...ticket, data };
     await this.write(session);
     const sub = String(data.claims.sub);
+    await this.pruneIndex(subIndexKey(sub));
     await this.kv.sadd(subIndexKey(sub), ticket.id, this.times.ttl);
     if (data.psid) await this.kv.sadd(psidIndexKey(data.psid), ticket.id, this.times.ttl);
     return session;
+  }
+
+  /**
+   * Drops from an index the ids whose sessions are gone without a destroy() (idle or absolute
+   * expiry: the store forgot them). Each sadd renews the index's TTL, so without this a user who
+   * keeps signing in would grow it without bound. Runs at login, not on the hot path.
+   */
+  private async pruneIndex(indexKey: string): Promise<void> {
+    const ids = await this.kv.smembers(indexKey);
+    if (ids.length === 0) return;
+    const ttls = await Promise.all(ids.map((id) => this.kv.ttl(sessionKey(id))));
+    await Promise.all(ids.filter((_, i) => ttls[i] === -2).map((id) => this.kv.srem(indexKey, id)));
   }
 
   private async write(session: Session): Promise<void> {
