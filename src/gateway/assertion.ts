@@ -17,7 +17,13 @@ import type { Identity } from './policy.js';
 export const ASSERTION_TTL_SECONDS = 60;
 /** Re-sign when less than this much life is left, so upstreams never receive a token about to lapse. */
 export const ASSERTION_REFRESH_WITHIN_SECONDS = 15;
-export const ASSERTION_CACHE_ENTRIES = 50_000;
+/**
+ * LRU bound, ~1 KB per entry. Sized with the session cache (session/store.ts, 2,000 sessions)
+ * rather than the session count: a gateway with 100k sessions in Redis stays within a few MB
+ * (issue 3's memory goal), and an evicted entry costs one ES256 signature when its session
+ * comes back.
+ */
+export const ASSERTION_CACHE_ENTRIES = 5_000;
 
 export interface AssertionSignerOptions {
   keys: KeyStore;
@@ -43,8 +49,17 @@ interface Entry {
   fingerprint: string;
 }
 
-const fingerprintOf = (id: Identity): string =>
-  JSON.stringify([id.sub, id.email ?? null, id.preferred_username ?? null, id.groups ?? null]);
+/** Fingerprints by identity object: a returning session's Identity is the same frozen object (session.ts). */
+const fingerprints = new WeakMap<Identity, string>();
+
+function fingerprintOf(id: Identity): string {
+  let f = fingerprints.get(id);
+  if (f === undefined) {
+    f = JSON.stringify([id.sub, id.email ?? null, id.preferred_username ?? null, id.groups ?? null]);
+    fingerprints.set(id, f);
+  }
+  return f;
+}
 
 export function createAssertionSigner(opts: AssertionSignerOptions): AssertionSigner {
   const ttl = opts.ttlSeconds ?? ASSERTION_TTL_SECONDS;

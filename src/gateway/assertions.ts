@@ -16,15 +16,18 @@ export const GATEWAY_JWKS_KEY = 'gw:jwks';
 
 export class Assertions {
   private ready: Promise<{ keys: KeyStore; signer: AssertionSigner }> | undefined;
+  /** What `ready` resolved to: the hot path skips awaiting a settled promise. */
+  private loaded: { keys: KeyStore; signer: AssertionSigner } | undefined;
 
   constructor(private readonly opts: { kv: KvStore; issuer: string; clock: Clock }) {}
 
   private load(): Promise<{ keys: KeyStore; signer: AssertionSigner }> {
     this.ready ??= KeyStore.load(undefined, this.opts.kv, 'ES256', GATEWAY_JWKS_KEY).then(
-      (keys) => ({
-        keys,
-        signer: createAssertionSigner({ keys, issuer: this.opts.issuer, ttlSeconds: ASSERTION_TTL_SECONDS, clock: this.opts.clock }),
-      }),
+      (keys) =>
+        (this.loaded = {
+          keys,
+          signer: createAssertionSigner({ keys, issuer: this.opts.issuer, ttlSeconds: ASSERTION_TTL_SECONDS, clock: this.opts.clock }),
+        }),
       (err: unknown) => {
         this.ready = undefined;
         throw err;
@@ -35,7 +38,7 @@ export class Assertions {
 
   /** The X-Menshen-Assertion value for this session (or bearer token) on this route. */
   async assertion(cacheKey: string, routeName: string, identity: Identity): Promise<string> {
-    const { signer } = await this.load();
+    const { signer } = this.loaded ?? (await this.load());
     return signer.assertion(cacheKey, routeName, identity);
   }
 

@@ -50,15 +50,28 @@ function groupsOf(v: unknown): string[] | undefined {
   return undefined;
 }
 
+/**
+ * Identities already derived, by claims object. A session served from the unsealed cache keeps its
+ * claims object from request to request (store.ts), so its identity, and what access.ts and
+ * assertion.ts derive from that identity, is built once. Claims objects are never changed once
+ * parsed (a refresh replaces the whole object), and the identity is frozen, so sharing is safe.
+ */
+const identities = new WeakMap<Record<string, unknown>, Identity>();
+
+/** The identity of a claims set: one frozen object per claims object. */
 export function identityFromClaims(claims: Record<string, unknown>): Identity {
+  const known = identities.get(claims);
+  if (known) return known;
   const groups = groupsOf(claims.groups);
   const preferred = str(claims.preferred_username);
   const email = str(claims.email);
-  return {
+  const identity: Identity = Object.freeze({
     sub: String(claims.sub),
     ...(preferred !== undefined ? { preferred_username: preferred } : {}),
     ...(email !== undefined ? { email } : {}),
-    ...(groups !== undefined ? { groups } : {}),
+    ...(groups !== undefined ? { groups: Object.freeze(groups) as string[] } : {}),
     claims,
-  };
+  });
+  identities.set(claims, identity);
+  return identity;
 }
