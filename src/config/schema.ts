@@ -289,6 +289,11 @@ export const GatewaySchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    loginRateLimit: Int(
+      'logins a client IP may start per minute (each keeps a login transaction in the store for 5 minutes): 429 beyond; 0: no limit. Behind a proxy, set server.trustProxy so each client counts on its own',
+      30,
+      0,
+    ),
     upstreamTimeouts: Type.Object(
       {
         connect: Int('seconds to open a connection to an upstream (TCP and TLS)', 10, 1),

@@ -58,6 +58,15 @@ export class NotFound extends GatewayError {
   readonly code = 'not_found';
 }
 
+/** A client started more logins than gateway.loginRateLimit allows: 429, try again in a minute. */
+export class TooManyLogins extends GatewayError {
+  readonly status = 429;
+  readonly code = 'too_many_requests';
+  constructor(message = 'too many sign-ins started from this address; please wait a minute') {
+    super(message);
+  }
+}
+
 /** The issuer cannot be reached (discovery, or a refresh after the access token really expired). */
 export class IssuerUnavailable extends GatewayError {
   readonly status = 503;
@@ -105,6 +114,7 @@ const TITLES: Record<number, string> = {
   401: 'Sign-in required',
   403: 'Access denied',
   404: 'Not found',
+  429: 'Too many requests',
   502: 'Bad gateway',
   503: 'Temporarily unavailable',
   504: 'Gateway timeout',
@@ -161,6 +171,7 @@ export async function sendGatewayError(err: unknown, req: FastifyRequest, reply:
   }
   if (gwErr.status >= 500 && !(gwErr instanceof SessionStoreUnavailable)) req.log.warn({ err: gwErr.cause ?? gwErr }, gwErr.message);
   if (gwErr.status === 503) reply.header('retry-after', '5');
+  if (gwErr.status === 429) reply.header('retry-after', '60');
   reply.code(gwErr.status);
   if (browser) {
     const link = gwErr.status === 403 ? { href: '/_menshen/logout', text: 'Sign in as someone else' } : undefined;

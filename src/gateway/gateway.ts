@@ -90,7 +90,7 @@ export function buildGateway(app: FastifyInstance): Gateway {
       app.log.warn({ err: (err as Error).message }, 'sliding the session idle window failed');
     },
   });
-  const login = new LoginFlow({ kv, rp, cookies, sessions, metrics, publicUrl, sessionTtl: config.session.ttl, clock });
+  const login = new LoginFlow({ kv, rp, cookies, sessions, metrics, publicUrl, sessionTtl: config.session.ttl, clock, loginRateLimit: config.loginRateLimit });
   const assertions = new Assertions({ kv, issuer: publicUrl, clock });
   const reserved: ReservedPaths = {
     gatewayPrefix: GATEWAY_PREFIX,

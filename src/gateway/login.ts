@@ -15,7 +15,7 @@ import { hashHandle, randomHandle } from '../crypto/secrets.js';
 import type { KvStore } from '../store/store.js';
 import { epochSeconds, type Clock } from '../clock.js';
 import type { Metrics } from '../ops/metrics.js';
-import { LoginFailed } from './errors.js';
+import { LoginFailed, TooManyLogins } from './errors.js';
 import { safeRedirect } from './redirect.js';
 import type { RelyingParty } from './rp.js';
 import { LOGIN_TTL_SECONDS, type GatewayCookies } from './session/cookies.js';
@@ -27,12 +27,19 @@ interface LoginTransaction {
   v: string;
   /** nonce */
   n: string;
-  /** where to return: a same-origin path + query */
+  /** where to return: a same-origin path + query (no origin: it is always the public one) */
   r: string;
 }
 
 const TX_INFO = 'menshen gateway login v1';
 const txKey = (state: string) => `gw:login:${hashHandle(state)}`;
+const rateKey = (ip: string) => `gw:loginrate:${ip}`;
+/**
+ * Longer return targets are dropped for the home page: anonymous requests create transactions,
+ * and a 4 KB URL made each one ~5.6 KB in the store. Real deep links are far shorter.
+ */
+export const MAX_RETURN_LENGTH = 2048;
+const RATE_WINDOW_SECONDS = 60;
 
 export interface LoginDeps {
   kv: KvStore;
@@ -44,6 +51,8 @@ export interface LoginDeps {
   publicUrl: string;
   sessionTtl: number;
   clock: Clock;
+  /** New logins per client IP per minute (gateway.loginRateLimit); 0: unlimited. */
+  loginRateLimit: number;
 }
 
 export class LoginFlow {
@@ -58,11 +67,24 @@ export class LoginFlow {
     return safeRedirect(target, this.publicOrigin) ?? `${this.publicOrigin}/`;
   }
 
-  /** Starts a login that returns to `returnTo`, replying with the redirect to the issuer. */
+  /** Same-origin path + query to keep in a transaction: '/' for anything unsafe or too long. */
+  private returnPathOf(target: string): string {
+    if (target.length > MAX_RETURN_LENGTH) return '/';
+    const url = new URL(this.safeReturn(target));
+    return `${url.pathname}${url.search}`;
+  }
+
+  /**
+   * Starts a login that returns to `returnTo`, replying with the redirect to the issuer. Each
+   * client IP may start loginRateLimit per minute (TooManyLogins beyond): every start keeps a
+   * transaction in the store, and anonymous requests are all it takes.
+   */
   async start(req: FastifyRequest, reply: FastifyReply, returnTo: string): Promise<FastifyReply> {
+    const limit = this.deps.loginRateLimit;
+    if (limit > 0 && (await this.deps.kv.incr(rateKey(req.ip), RATE_WINDOW_SECONDS)) > limit) throw new TooManyLogins();
     const state = randomHandle(24);
     // 32 random bytes as base64url: 43 characters, the RFC 7636 §4.1 verifier alphabet and minimum length.
-    const tx: LoginTransaction = { v: randomHandle(32), n: randomHandle(16), r: this.safeReturn(returnTo) };
+    const tx: LoginTransaction = { v: randomHandle(32), n: randomHandle(16), r: this.returnPathOf(returnTo) };
     const location = await this.deps.rp.authorizationUrl({ state, nonce: tx.n, codeVerifier: tx.v });
     await this.deps.kv.set(txKey(state), seal(JSON.stringify(tx), deriveKey(state, TX_INFO)), LOGIN_TTL_SECONDS);
     const pending = this.deps.cookies.read(req.headers.cookie).pendingLogins;

@@ -5,6 +5,8 @@
 import t from 'tap';
 import { echoOf, startStack } from './helpers/stack.js';
 import { Browser } from './helpers/browser.js';
+import { rawRequest } from './helpers/raw.js';
+import { hashHandle } from '../../src/crypto/secrets.js';
 
 t.test('a browser is sent to the issuer with PKCE S256, state and nonce, and comes back signed in', async (t) => {
   const { base, issuer, browser } = await startStack(t);
@@ -145,4 +147,42 @@ t.test('a sign-in declined at the issuer ends on a 403 page, not a loop or a 500
   t.equal(declined.status, 403);
   t.match(await declined.text(), /declined/);
   t.notOk(browser.cookie(base, 'menshen'), 'no session');
+});
+
+t.test('login transactions stay small and short-lived: a long return URL falls back to the home page', async (t) => {
+  const { base, browser, gw } = await startStack(t, { store: 'memory' });
+  const deep = `/app/${'a'.repeat(1500)}?q=1`;
+  const long = `/app/${'b'.repeat(4000)}`;
+
+  const start = await browser.request(`${base}/_menshen/login?rd=${encodeURIComponent(long)}`);
+  t.equal(start.status, 302);
+  const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
+  const key = `gw:login:${hashHandle(state)}`;
+  const box = await gw.store.get(key);
+  t.ok(box && box.length < 600, `the transaction holds no 4 KB URL (${box?.length} bytes)`);
+  const ttl = await gw.store.ttl(key);
+  t.ok(ttl > 0 && ttl <= 300, `kept at most 5 minutes (${ttl} s)`);
+  t.match(start.headers.getSetCookie().find((c) => c.startsWith('menshen-login='))!, /Max-Age=300/);
+  const landed = await browser.submit((await browser.navigate(start.headers.get('location')!)).url, { login: 'alice' });
+  t.equal(landed.url, `${base}/`, 'back at the home page instead');
+
+  const b2 = new Browser();
+  const page = await b2.login(`${base}${deep}`, 'alice');
+  t.equal(page.url, `${base}${deep}`, 'a deep link of 1.5 KB still comes back');
+});
+
+t.test('each client IP may start gateway.loginRateLimit logins a minute: 429 beyond', async (t) => {
+  const { base, gw, clock } = await startStack(t, { store: 'memory', gateway: '  loginRateLimit: 3' });
+  const anon = () => rawRequest(base, '/app/x', { headers: { accept: 'text/html' } });
+  for (let i = 0; i < 3; i++) t.equal((await anon()).status, 302, `login ${i + 1} starts`);
+  const refused = await anon();
+  t.equal(refused.status, 429);
+  t.equal(refused.headers['retry-after'], '60');
+  t.match(refused.body, /Too many requests/);
+  const login = await rawRequest(base, '/_menshen/login?rd=/app/', { headers: { accept: 'text/html' } });
+  t.equal(login.status, 429, '/_menshen/login counts too');
+  t.equal((await rawRequest(base, '/app/x', { headers: { accept: 'application/json' } })).status, 401, 'API clients start no login: 401 as before');
+  clock.advance(61_000);
+  t.equal((await anon()).status, 302, 'a minute later it starts again');
+  t.equal(gw.config.gateway!.loginRateLimit, 3);
 });

@@ -20,8 +20,12 @@ export const MAX_PENDING_LOGINS = 5;
  * identically). Least recently used out first; ~0.3 KB per entry.
  */
 export const VERIFIED_TICKETS = 2_000;
-/** How long a started login may take at the issuer. */
-export const LOGIN_TTL_SECONDS = 600;
+/**
+ * How long a started login may take at the issuer: its transaction in the store and its state in
+ * the pending-login cookie. Five minutes covers a password and a second factor; anonymous
+ * requests create these, so they should not linger.
+ */
+export const LOGIN_TTL_SECONDS = 300;
 
 const HANDLE = /^[A-Za-z0-9_-]{16,128}$/;
 
