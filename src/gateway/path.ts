@@ -162,3 +162,13 @@ export function matchKey(path: string): string {
   const joined = `/${kept.join('/')}`;
   return trailingSlash && kept.length > 0 ? `${joined}/` : joined;
 }
+
+/**
+ * True when a normalized path has a segment beginning or ending with '..' ('/..foo', '/a../b',
+ * '/...'). Such paths are legal and normalization keeps them, but @fastify/reply-from refuses any
+ * target containing '/..' or '../' (its own traversal guard, which cannot be turned off, applied
+ * after decoding, so no spelling gets past it): the proxy answers them with a 400 of its own.
+ */
+export function hasDotDotEdge(path: string): boolean {
+  return path.includes('/..') || path.includes('../');
+}

@@ -18,7 +18,8 @@ import { resolveRoute } from './resolve.js';
 import { admit, routeIdentityHeaders } from './access.js';
 import { upstreamRequestHeaders, type ForwardedFacts } from './upstream-headers.js';
 import { stripHopByHopResponseHeaders } from './headers.js';
-import { sendGatewayError, upstreamError } from './errors.js';
+import { BadRequest, sendGatewayError, upstreamError } from './errors.js';
+import { hasDotDotEdge } from './path.js';
 import type { CompiledRoute } from './routes.js';
 
 /** The upstream URL for a normalized path: the route's upstream (with its own base path, if any) + path. */
@@ -38,6 +39,7 @@ export function proxyHandler(gw: Gateway) {
       const host = gw.trust.requestHost(req.socket.remoteAddress, req.headers);
       const resolved = resolveRoute(gw.routes(), gw.reserved, host, req.url);
       req.metricsRoute = resolved.route.name;
+      if (hasDotDotEdge(resolved.path)) throw new BadRequest("path segments that begin or end with '..' cannot be proxied");
       const who = await admit(gw.auth, resolved, req.headers);
       if (who) req.userSub = who.identity.sub; // the access log's `sub`
       if (who?.renewCookie) reply.header('set-cookie', who.renewCookie);

@@ -36,3 +36,26 @@ t.test('case and trailing-dot variants of a protected prefix never take the open
   t.equal(about.status, 200, 'other case variants stay on their route');
   t.equal(JSON.parse(about.body).url, '/About/Us.', 'forwarded as written, never folded');
 });
+
+t.test("segments beginning or ending with '..' get a clean 400 of the gateway's own (a proxy-library limit)", async (t) => {
+  const stack = await startStack(t, {
+    store: 'memory',
+    routes: `
+    - name: site
+      match: { pathPrefix: / }
+      upstream: "{{UP}}"
+      auth: none
+`,
+  });
+  const { base, upstream } = stack;
+  const before = upstream.received.length;
+  for (const path of ['/..foo', '/a../b', '/a/.../b', '/%2e%2efoo/x']) {
+    const res = await rawRequest(base, path, { headers: { accept: 'application/json' } });
+    t.equal(res.status, 400, path);
+    t.match(JSON.parse(res.body), { error: 'invalid_request', error_description: /begin or end with '\.\.'/ }, `${path}: says why`);
+  }
+  t.equal(upstream.received.length, before, 'nothing reached the upstream');
+  const inner = await rawRequest(base, '/a..b/c', { headers: { accept: 'application/json' } });
+  t.equal(inner.status, 200, "'..' inside a segment is fine");
+  t.equal(JSON.parse(inner.body).url, '/a..b/c');
+});

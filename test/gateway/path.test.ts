@@ -1,6 +1,6 @@
 /** Every path spelling we could think of: each row is either the one canonical path, or a refusal. */
 import t from 'tap';
-import { matchKey, normalizePath, splitUrl, MAX_PATH_LENGTH } from '../../src/gateway/path.js';
+import { hasDotDotEdge, matchKey, normalizePath, splitUrl, MAX_PATH_LENGTH } from '../../src/gateway/path.js';
 
 type Row = [name: string, raw: string, want: string | { refused: RegExp }];
 const refused = (reason: RegExp) => ({ refused: reason });
@@ -186,4 +186,17 @@ t.test('matchKey: the folded spelling route prefixes are compared in (never forw
   ];
   for (const [path, want] of rows) t.equal(matchKey(path), want, path);
   for (const [path] of rows) t.equal(matchKey(matchKey(path)), matchKey(path), `idempotent: ${path}`);
+});
+
+t.test("hasDotDotEdge: the segments the proxy library will not send", async (t) => {
+  const rows: [string, boolean][] = [
+    ['/..foo', true],
+    ['/a../b', true],
+    ['/a/...', true],
+    ['/a/.../b', true],
+    ['/a..b/c', false],
+    ['/a.b/c.', false],
+    ['/', false],
+  ];
+  for (const [path, want] of rows) t.equal(hasDotDotEdge(path), want, path);
 });
