@@ -289,6 +289,12 @@ export const GatewaySchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    assertionKeys: Type.Optional(
+      Type.Union([Type.String(), Type.Object({ keys: Type.Array(Type.Any()) })], {
+        description:
+          'private JWK set (JSON string or object) signing X-Menshen-Assertion; absent: generated once and kept in the store sealed under gateway.session.secret (rotating every listed secret away means new keys)',
+      }),
+    ),
     loginRateLimit: Int(
       'logins a client IP may start per minute (each keeps a login transaction in the store for 5 minutes): 429 beyond; 0: no limit. Behind a proxy, set server.trustProxy so each client counts on its own',
       30,

@@ -137,6 +137,9 @@ export function validateSemantics(c: Config): ConfigProblem[] {
     });
     if (g.session.idleTtl > g.session.ttl) add('gateway.session.idleTtl', 'must not exceed gateway.session.ttl');
     if (!g.oidc.issuer && !p) add('gateway.oidc.issuer', 'required when there is no built-in provider');
+    const assertionKeys = typeof g.assertionKeys === 'string' ? jsonOrNull(g.assertionKeys) : g.assertionKeys;
+    if (g.assertionKeys !== undefined && !privateJwkSet(assertionKeys))
+      add('gateway.assertionKeys', 'must be a JWK set whose first key is private (with "d") and has a kid');
     if (g.oidc.issuer && !absoluteHttpUrl(g.oidc.issuer)) add('gateway.oidc.issuer', 'must be an absolute http(s) URL');
     const builtIn = p && (!g.oidc.issuer || g.oidc.issuer.replace(/\/+$/, '') === p.issuer.replace(/\/+$/, ''));
     if (builtIn && !p.clients.some((cl) => cl.clientId === g.oidc.clientId))
@@ -169,4 +172,20 @@ export function validateSemantics(c: Config): ConfigProblem[] {
     });
   }
   return problems;
+}
+
+function jsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+/** A JWK set a KeyStore can sign with: keys, the first one private, each with a kid. */
+function privateJwkSet(v: unknown): boolean {
+  const keys = (v as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) return false;
+  const first = keys[0] as { d?: unknown } | null;
+  return typeof first?.d === 'string' && keys.every((k) => typeof (k as { kid?: unknown } | null)?.kid === 'string');
 }

@@ -91,7 +91,16 @@ export function buildGateway(app: FastifyInstance): Gateway {
     },
   });
   const login = new LoginFlow({ kv, rp, cookies, sessions, metrics, publicUrl, sessionTtl: config.session.ttl, clock, loginRateLimit: config.loginRateLimit });
-  const assertions = new Assertions({ kv, issuer: publicUrl, clock });
+  const assertions = new Assertions({
+    keys: {
+      configured: config.assertionKeys,
+      secrets: Array.isArray(config.session.secret) ? config.session.secret : [config.session.secret],
+      kv,
+      log: app.log,
+    },
+    issuer: publicUrl,
+    clock,
+  });
   const reserved: ReservedPaths = {
     gatewayPrefix: GATEWAY_PREFIX,
     providerMount: provider ? providerMountPath(provider.issuer) : null,
