@@ -42,7 +42,7 @@ t.test('generated keys are sealed in the store and shared; rotation keeps them u
 });
 
 t.test('a running gateway keeps no private key readable in its store', async (t) => {
-  const stack = await startStack(t);
+  const stack = await startStack(t, { store: 'memory' });
   const jwks = (await (await fetch(`${stack.base}/_menshen/jwks`)).json()) as { keys: JWK[] };
   t.equal(jwks.keys.length, 1);
   t.equal(await stack.gw.store.get(LEGACY_CLEAR_KEYS_KEY), null, 'no clear key set');
