@@ -102,7 +102,11 @@ export const gatewayPlugin = fp(
           keepAliveTimeout: 30_000,
           headersTimeout: timeouts.headers * 1000,
           bodyTimeout: timeouts.body * 1000,
-          connect: { timeout: timeouts.connect * 1000 },
+          // reply-from turns certificate checks OFF unless told otherwise (its undici options get
+          // `tls.rejectUnauthorized ||= false`): an https upstream would then receive tokens and
+          // identity through anyone able to intercept. undici applies `connect` after `tls`, so
+          // this verifies, as Node's own clients do; a private CA goes in NODE_EXTRA_CA_CERTS.
+          connect: { timeout: timeouts.connect * 1000, rejectUnauthorized: true },
         },
       });
       const handler = proxyHandler(gw);

@@ -2,10 +2,16 @@
  * Upstreams that misbehave: a 503 is passed on once (never retried: retries pinned pool
  * connections until the gateway hung), a silent upstream is cut off by the headers timeout (504)
  * on plain requests and on websocket handshakes alike, and the gateway keeps serving afterwards.
+ * An https upstream must present a certificate the gateway trusts (reply-from turned checks off).
  */
 import t from 'tap';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, connect, type Socket } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startStack } from './helpers/stack.js';
 import { rawRequest } from './helpers/raw.js';
 
@@ -101,4 +107,31 @@ t.test('a silent upstream gets 504 after the headers timeout, for HTTP and webso
   t.equal(res.status, 504);
   t.equal((JSON.parse(res.body) as { error: string }).error, 'bad_gateway');
   t.match(await handshake(stack.base, '/ws'), /^HTTP\/1\.1 504 /, 'the websocket handshake is bounded too');
+});
+
+t.test("an https upstream whose certificate is not trusted gets nothing: 502", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'menshen-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // A self-signed certificate that is otherwise right for 127.0.0.1.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  let hits = 0;
+  const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => {
+    hits++;
+    res.end('secret');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  const stack = await startStack(t, {
+    store: 'memory',
+    routes: `
+    - name: tls
+      match: { pathPrefix: / }
+      upstream: "https://127.0.0.1:${(server.address() as { port: number }).port}"
+      auth: none
+`,
+  });
+  const res = await rawRequest(stack.base, '/x', { headers: { accept: 'application/json', 'x-auth-request-user': 'mallory' } });
+  t.equal(res.status, 502, 'the certificate does not verify');
+  t.equal(hits, 0, 'no request was sent over the unverified connection');
 });
