@@ -31,7 +31,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     refreshes: new Counter({
       name: 'menshen_session_refreshes_total',
-      help: 'gateway token refreshes by outcome (success, invalid_grant, error, joined)',
+      help: 'gateway token refreshes by outcome (success, invalid_grant, error, joined, ended)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -28,17 +28,28 @@ export async function startApp(
   yaml: string,
   opts: BuildOptions & { env?: NodeJS.ProcessEnv; port?: number } = {},
 ): Promise<RunningApp> {
-  const port = opts.port ?? (await freePort());
-  const base = `http://127.0.0.1:${port}`;
-  const config = configFromYaml(yaml.replaceAll('{{BASE}}', base), { ...opts.env });
-  const store = opts.store ?? (config.store.type === 'redis' ? await testRedisStore() : undefined);
-  const app = await buildApp(config, { logger: false, ...opts, ...(store ? { store } : {}) });
-  await app.listen({ host: '127.0.0.1', port });
-  t.teardown(async () => {
-    await app.close();
-    if (store && !opts.store) await store.close();
-  });
-  return { app, base, port, config, store: app.menshen.store };
+  // freePort() can race another test grabbing the same port between probe and listen: on
+  // EADDRINUSE everything built for that port is closed and the app is rebuilt on a new one.
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await freePort());
+    const base = `http://127.0.0.1:${port}`;
+    const config = configFromYaml(yaml.replaceAll('{{BASE}}', base), { ...opts.env });
+    const store = opts.store ?? (config.store.type === 'redis' ? await testRedisStore() : undefined);
+    const app = await buildApp(config, { logger: false, ...opts, ...(store ? { store } : {}) });
+    const closeAll = async () => {
+      await app.close();
+      if (store && !opts.store) await store.close();
+    };
+    try {
+      await app.listen({ host: '127.0.0.1', port });
+    } catch (err) {
+      await closeAll();
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && opts.port === undefined && attempt < 5) continue;
+      throw err;
+    }
+    t.teardown(closeAll);
+    return { app, base, port, config, store: app.menshen.store };
+  }
 }
 
 /** Hashing a password costs ~50 ms of scrypt; tests share this precomputed one. */
