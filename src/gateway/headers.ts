@@ -30,12 +30,26 @@ export const IDENTITY_HEADERS: readonly string[] = Object.freeze([
  */
 const OWNED_PREFIXES: readonly string[] = ['x-auth-request-', 'x-menshen-'];
 
+/** Only these characters change under folding; most names (Node lowercases received ones) have none. */
+const FOLDABLE = /[A-Z_.]/;
+
 /** Folds a header name the way header-to-variable mappings do: lowercase, '_' and '.' become '-'. */
 export function foldHeaderName(name: string): string {
-  return name.toLowerCase().replace(/[_.]/g, '-');
+  return FOLDABLE.test(name) ? name.toLowerCase().replace(/[_.]/g, '-') : name;
 }
 
 type HeaderBag = Record<string, string | string[] | undefined>;
+
+/**
+ * A test for folded header names (foldHeaderName) that belong to the gateway: an identity header,
+ * one of extraNames (the route's configured header names, and 'authorization' when
+ * passAccessToken is on), or a name in the x-auth-request-* / x-menshen-* families. Built once
+ * per set of names; the proxy keeps one per route table (upstream-headers.ts).
+ */
+export function identityHeaderMatcher(extraNames: readonly string[]): (folded: string) => boolean {
+  const banned = new Set([...IDENTITY_HEADERS, ...extraNames.map(foldHeaderName)]);
+  return (folded) => banned.has(folded) || OWNED_PREFIXES.some((p) => folded.startsWith(p));
+}
 
 /**
  * Removes from a Node IncomingHttpHeaders-like object (lowercase keys) every header whose folded name
@@ -44,11 +58,10 @@ type HeaderBag = Record<string, string | string[] | undefined>;
  * families; returns a new object. Duplicates (array values) go with their name.
  */
 export function stripIdentityHeaders(headers: HeaderBag, extraNames: readonly string[]): HeaderBag {
-  const banned = new Set([...IDENTITY_HEADERS, ...extraNames.map(foldHeaderName)]);
+  const isIdentity = identityHeaderMatcher(extraNames);
   const out: HeaderBag = {};
   for (const [name, value] of Object.entries(headers)) {
-    const folded = foldHeaderName(name);
-    if (banned.has(folded) || OWNED_PREFIXES.some((p) => folded.startsWith(p))) continue;
+    if (isIdentity(foldHeaderName(name))) continue;
     out[name] = value;
   }
   return out;
@@ -89,10 +102,33 @@ export function isForwardingHeader(folded: string): boolean {
  */
 const HOP_BY_HOP: readonly string[] = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect'];
 
+/** The fixed list alone, shared by every request without a Connection header (never modified). */
+const HOP_BY_HOP_ONLY: ReadonlySet<string> = new Set(HOP_BY_HOP);
+
+/**
+ * Sets already built, by Connection value: every upstream response and most clients send the same
+ * one or two values ('keep-alive', 'close'). Bounded: past this many distinct values, new ones are
+ * built per call and not kept.
+ */
+const MAX_KNOWN_CONNECTION_VALUES = 64;
+const byConnectionValue = new Map<string, ReadonlySet<string>>();
+
 /** The hop-by-hop names of a request: the fixed list plus every name its Connection header lists. */
-export function hopByHopNames(connection: string | string[] | undefined): Set<string> {
+export function hopByHopNames(connection: string | string[] | undefined): ReadonlySet<string> {
+  if (connection === undefined) return HOP_BY_HOP_ONLY;
+  if (typeof connection === 'string') {
+    let known = byConnectionValue.get(connection);
+    if (!known) {
+      known = listedHopByHopNames(connection);
+      if (byConnectionValue.size < MAX_KNOWN_CONNECTION_VALUES) byConnectionValue.set(connection, known);
+    }
+    return known;
+  }
+  return listedHopByHopNames(connection);
+}
+
+function listedHopByHopNames(connection: string | string[]): ReadonlySet<string> {
   const names = new Set(HOP_BY_HOP);
-  if (connection === undefined) return names;
   for (const part of (Array.isArray(connection) ? connection.join(',') : connection).split(',')) {
     const name = part.trim().toLowerCase();
     if (name !== '' && name !== 'host') names.add(name); // the upstream's Host is the gateway's to set
@@ -113,14 +149,24 @@ export function stripHopByHopResponseHeaders<T extends Record<string, unknown>>(
   return out as T;
 }
 
-function cookieNameMatches(cookieName: string, names: readonly string[]): boolean {
-  const c = cookieName.toLowerCase();
-  return names.some((raw) => {
+/** A test for cookie names in `names` (see stripCookies), compiled once per list of names. */
+function cookieNameMatcher(names: readonly string[]): (cookieName: string) => boolean {
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  for (const raw of names) {
     const n = raw.toLowerCase();
-    const candidates = [c, c.replace(/^__(host|secure)-/, '')];
-    return n.endsWith('*') ? candidates.some((x) => x.startsWith(n.slice(0, -1))) : candidates.includes(n);
-  });
+    if (n.endsWith('*')) prefixes.push(n.slice(0, -1));
+    else exact.add(n);
+  }
+  return (cookieName) => {
+    const c = cookieName.toLowerCase();
+    const bare = c.replace(/^__(host|secure)-/, '');
+    return exact.has(c) || exact.has(bare) || prefixes.some((p) => c.startsWith(p) || bare.startsWith(p));
+  };
 }
+
+/** Matchers by names array: callers pass the same frozen list on every request (GatewayCookies.names). */
+const cookieMatchers = new WeakMap<readonly string[], (cookieName: string) => boolean>();
 
 /**
  * Removes the gateway's own cookies from a Cookie header value (gateway-lessons §5.8: they would only
@@ -130,13 +176,15 @@ function cookieNameMatches(cookieName: string, names: readonly string[]): boolea
  */
 export function stripCookies(cookieHeader: string | undefined, names: readonly string[]): string | undefined {
   if (!cookieHeader) return undefined;
+  let cookieNameMatches = cookieMatchers.get(names);
+  if (!cookieNameMatches) cookieMatchers.set(names, (cookieNameMatches = cookieNameMatcher(names)));
   const kept: string[] = [];
   for (const piece of cookieHeader.split(';')) {
     const pair = piece.trim();
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     const name = (eq === -1 ? '' : pair.slice(0, eq)).trim();
-    if (name !== '' && cookieNameMatches(name, names)) continue;
+    if (name !== '' && cookieNameMatches(name)) continue;
     kept.push(pair);
   }
   return kept.length > 0 ? kept.join('; ') : undefined;

@@ -13,7 +13,7 @@
  * Used by the HTTP proxy (reply-from's rewriteRequestHeaders) and the websocket upgrade alike.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { foldHeaderName, hopByHopNames, isForwardingHeader, stripCookies, stripIdentityHeaders } from './headers.js';
+import { foldHeaderName, hopByHopNames, identityHeaderMatcher, isForwardingHeader, stripCookies } from './headers.js';
 import { ASSERTION_HEADER } from './access.js';
 import type { CompiledRoute } from './routes.js';
 
@@ -34,18 +34,42 @@ export interface UpstreamHeaderInputs {
   identity: Record<string, string>;
 }
 
+/**
+ * Identity-header tests by route table (its templateNames array) and passAccessToken: compiled
+ * once per table instead of once per request.
+ */
+const matchers = new WeakMap<readonly string[], { plain: (folded: string) => boolean; withAuthorization: (folded: string) => boolean }>();
+
+function identityMatcher(templateNames: readonly string[], passAccessToken: boolean): (folded: string) => boolean {
+  let m = matchers.get(templateNames);
+  if (!m) {
+    m = {
+      plain: identityHeaderMatcher([...templateNames, ASSERTION_HEADER]),
+      withAuthorization: identityHeaderMatcher([...templateNames, ASSERTION_HEADER, 'authorization']),
+    };
+    matchers.set(templateNames, m);
+  }
+  return passAccessToken ? m.withAuthorization : m.plain;
+}
+
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, i: UpstreamHeaderInputs): IncomingHttpHeaders {
   const { route, forwarded, identity } = i;
   // On passAccessToken routes Authorization belongs to the gateway: a client's own never passes.
-  const extra = [...i.templateNames, ASSERTION_HEADER, ...(route.config.passAccessToken ? ['authorization'] : [])];
-  const headers = stripIdentityHeaders({ ...incoming }, extra) as IncomingHttpHeaders;
+  const isIdentity = identityMatcher(i.templateNames, route.config.passAccessToken);
   const hopByHop = hopByHopNames(incoming.connection);
-  for (const name of Object.keys(headers)) {
-    if (hopByHop.has(name) || isForwardingHeader(foldHeaderName(name))) delete headers[name];
+  // One pass, building the object once (deleting keys would turn it into a slow dictionary).
+  const headers: IncomingHttpHeaders = {};
+  for (const name of Object.keys(incoming)) {
+    if (hopByHop.has(name)) continue;
+    const folded = foldHeaderName(name);
+    if (isIdentity(folded) || isForwardingHeader(folded)) continue;
+    if (name === 'cookie') {
+      const cookie = stripCookies(incoming.cookie, i.gatewayCookieNames);
+      if (cookie) headers.cookie = cookie;
+      continue;
+    }
+    headers[name] = incoming[name];
   }
-  const cookie = stripCookies(headers.cookie, i.gatewayCookieNames);
-  if (cookie) headers.cookie = cookie;
-  else delete headers.cookie;
   headers['x-forwarded-for'] = forwarded.chain.join(', ');
   headers['x-forwarded-proto'] = forwarded.proto;
   headers['x-forwarded-host'] = forwarded.host;
