@@ -45,12 +45,34 @@ function carriesForwardedRequest(headers: FastifyRequest['headers']): boolean {
   return Object.keys(headers).some((name) => name.startsWith('x-forwarded-') || name === 'x-original-uri' || name === 'x-original-url');
 }
 
+/**
+ * What the proxy asks about, from a trusted proxy only: Traefik sends X-Forwarded-Uri (+ -Host);
+ * nginx `auth_request` setups send X-Original-URI (a path) or X-Original-URL (an absolute URL,
+ * ingress-nginx's default, whose host then names the route's host unless X-Forwarded-Host is set).
+ */
+function originalRequest(req: FastifyRequest): { uri: string; host?: string } | undefined {
+  const fwd = header(req, 'x-forwarded-uri') ?? header(req, 'x-original-uri');
+  if (fwd !== undefined) return { uri: fwd };
+  const url = header(req, 'x-original-url');
+  if (url === undefined) return undefined;
+  if (url.startsWith('/')) return { uri: url };
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return { uri: url }; // refused as a path below
+    const raw = url.slice(url.indexOf(u.host) + u.host.length) || '/';
+    return header(req, 'x-forwarded-host') !== undefined ? { uri: raw } : { uri: raw, host: u.host };
+  } catch {
+    return { uri: url }; // not a URL: normalization refuses it (400), never a 2xx
+  }
+}
+
 export function forwardAuthHandler(gw: Gateway) {
   return async function forwardAuth(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     reply.header('cache-control', 'no-store');
     const peer = req.socket.remoteAddress;
     const trusted = gw.trust.isTrusted(peer);
-    const forwardedUri = trusted ? header(req, 'x-forwarded-uri') : undefined;
+    const original = trusted ? originalRequest(req) : undefined;
+    const forwardedUri = original?.uri;
     const traefik = trusted && forwardedUri !== undefined && header(req, 'x-forwarded-method') !== undefined;
     try {
       if (!trusted && carriesForwardedRequest(req.headers)) {
@@ -60,7 +82,7 @@ export function forwardAuthHandler(gw: Gateway) {
       let resolved: Resolved | null = null;
       if (forwardedUri !== undefined) {
         try {
-          resolved = resolveRoute(gw.routes(), gw.reserved, gw.trust.requestHost(peer, req.headers), forwardedUri);
+          resolved = resolveRoute(gw.routes(), gw.reserved, original?.host ?? gw.trust.requestHost(peer, req.headers), forwardedUri);
         } catch (err) {
           if (err instanceof NotFound) throw new AccessDenied(`X-Forwarded-Uri: ${err.message}`);
           throw err instanceof BadRequest ? new BadRequest(`X-Forwarded-Uri: ${err.message}`) : err;

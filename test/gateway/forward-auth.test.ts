@@ -54,6 +54,13 @@ t.test('forward-auth behind a trusted proxy: routes by X-Forwarded-Host/-Uri', a
   t.equal(JSON.parse(unrouted.body).error, 'access_denied');
   t.equal((await auth(stack, { cookie: alice, ...fwd('/_menshen/userinfo') })).status, 403, "the gateway's own paths have no route either");
   t.equal((await auth(stack, { cookie: alice })).status, 200, 'no X-Forwarded-Uri: the session alone is checked');
+  t.equal((await auth(stack, { cookie: bob, 'x-original-uri': '/staff/x' })).status, 403, 'nginx X-Original-URI picks the route');
+  t.equal((await auth(stack, { cookie: alice, 'x-original-uri': '/staff/x' })).status, 200);
+  t.equal((await auth(stack, { cookie: bob, 'x-original-url': `http://${host}/staff/x?y=1` })).status, 403, 'ingress-nginx X-Original-URL picks the route');
+  t.equal((await auth(stack, { cookie: alice, 'x-original-url': `http://${host}/staff/x?y=1` })).status, 200);
+  t.equal((await auth(stack, { 'x-original-url': `http://${host}/open/x` })).status, 200, 'X-Original-URL to an auth: none route');
+  t.equal((await auth(stack, { cookie: bob, 'x-original-url': 'http://elsewhere.example/staff/x' })).status, 403, 'the X-Original-URL host is used for routing; the policy still refuses bob');
+  t.equal((await auth(stack, { cookie: alice, 'x-original-url': 'javascript:alert(1)' })).status, 400, 'not a URL: 400, never a 2xx');
 
   t.equal((await auth(stack, { cookie: bob }, '?allowed_groups=staff')).status, 403, '?allowed_groups= constraint');
   t.equal((await auth(stack, { cookie: alice }, '?allowed_groups=staff,admins')).status, 200);
