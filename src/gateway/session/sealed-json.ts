@@ -10,6 +10,12 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 
 /** Far above any real session: a tampered box cannot make inflate allocate without bound. */
 const MAX_INFLATED_BYTES = 64 * 1024;
+/**
+ * Output chunk of inflateRawSync. Node's default (16 KB) is a fresh malloc'd buffer per call; a
+ * ~2 KB session fits a 4 KB chunk, which comes from the Buffer pool instead. Unsealing 50,000
+ * distinct sessions left ~18 MB less RSS behind this way (bench/RESULTS.md).
+ */
+const INFLATE_CHUNK_BYTES = 4 * 1024;
 
 /**
  * Characters of a box that encode its IV (12 random bytes) and GCM tag (16): ceil(28 * 4 / 3).
@@ -43,7 +49,7 @@ export function unsealJson(box: string, key: Buffer, aad: string): unknown {
     decipher.setAAD(Buffer.from(aad));
     decipher.setAuthTag(raw.subarray(12, 28));
     const deflated = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
-    return JSON.parse(inflateRawSync(deflated, { maxOutputLength: MAX_INFLATED_BYTES }).toString('utf8')) as unknown;
+    return JSON.parse(inflateRawSync(deflated, { maxOutputLength: MAX_INFLATED_BYTES, chunkSize: INFLATE_CHUNK_BYTES }).toString('utf8')) as unknown;
   } catch {
     return null;
   }

@@ -56,18 +56,22 @@ export interface SessionTimes {
 /**
  * Constant-time comparison of a presented secret with a remembered one. Unequal lengths answer at
  * once: every secret is randomHandle(32), 43 characters, so the length tells nobody anything.
+ * Both sides become Buffers only here, briefly: a small Buffer kept in a cache entry would pin
+ * the whole 8 KB pool slab it was cut from (2,000 entries: up to 16 MB, and fragmented RSS).
  */
-function sameSecret(known: Buffer, presented: string): boolean {
-  const p = Buffer.from(presented);
-  return p.length === known.length && timingSafeEqual(p, known);
+function sameSecret(known: string, presented: string): boolean {
+  if (known.length !== presented.length) return false;
+  const a = Buffer.from(known);
+  const b = Buffer.from(presented);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** A session as this process last unsealed or wrote it. */
 interface Unsealed {
   /** sealHeader of the stored box this data came from. */
   header: string;
-  /** The per-session secret that opened it (bytes, for timingSafeEqual). */
-  secret: Buffer;
+  /** The per-session secret that opened it. */
+  secret: string;
   data: SessionData;
   /** When this process last wrote the value or slid its idle window (clock ms); 0: never. */
   slidAt: number;
@@ -131,7 +135,7 @@ export class SessionStore {
 
   private remember(ticket: SessionTicket, box: string, data: SessionData, slidAt: number): void {
     this.unsealed.delete(ticket.id);
-    this.unsealed.set(ticket.id, { header: sealHeader(box), secret: Buffer.from(ticket.secret), data, slidAt });
+    this.unsealed.set(ticket.id, { header: sealHeader(box), secret: ticket.secret, data, slidAt });
     while (this.unsealed.size > this.maxUnsealed) this.unsealed.delete(this.unsealed.keys().next().value as string);
   }
 
