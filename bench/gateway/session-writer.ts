@@ -6,7 +6,11 @@
  *
  * `clone` reads the session of a real login (through its cookie, as the gateway does) and writes
  * `count` new sessions holding the same tokens and claims, each under a new id and secret, and
- * returns their cookies. Every copy is a full-size, validly sealed session of the same user.
+ * returns their cookies. Every copy is a full-size, validly sealed session; each has a subject of
+ * its own (the login's `sub` with its last characters replaced by a counter, so the same length),
+ * as 100,000 sessions in a real store belong to many users: a login reads and prunes its user's
+ * session index (SessionStore.create), which for 100,000 sessions of ONE user would make every
+ * write read the whole index.
  */
 import { systemClock } from '../../src/clock.js';
 import { RedisStore } from '../../src/store/redis.js';
@@ -65,11 +69,18 @@ void serveChild(async () => {
       async clone({ cookie, count }: { cookie: string; count: number }): Promise<string[]> {
         const { data } = await load(cookie);
         const { v: _v, exp: _exp, w: _w, ...fields } = data;
+        const sub = String(fields.claims.sub);
+        const subOf = (n: number) => {
+          const suffix = n.toString(36).padStart(6, '0');
+          return sub.length > suffix.length ? sub.slice(0, -suffix.length) + suffix : sub + suffix;
+        };
         const out: string[] = [];
         for (let i = 0; i < count; i += 500) {
           const batch = await Promise.all(
-            Array.from({ length: Math.min(500, count - i) }, async () => {
-              const s = await sessions.create(structuredClone(fields));
+            Array.from({ length: Math.min(500, count - i) }, async (_, j) => {
+              const copy = structuredClone(fields);
+              copy.claims.sub = subOf(i + j);
+              const s = await sessions.create(copy);
               const setCookie = cookies.sessionCookie(s, SESSION_TTL);
               return setCookie.slice(0, setCookie.indexOf(';'));
             }),
