@@ -9,6 +9,7 @@
  *   npm run bench -- --rounds 2                     measured seconds split into this many interleaved rounds (default 4)
  *   npm run bench -- --duration 20 --connections 100 --sessions 100000 --memory-requests 100000
  *   npm run bench -- --no-redis-provider            skip the extra menshen-on-Redis provider rows
+ *   npm run bench -- --no-opaque-provider           skip the provider comparison with opaque access tokens
  *   npm run bench -- --cpu-prof /tmp/prof           V8 CPU profiles of the menshen processes (open in Chrome DevTools)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,7 @@ function options() {
       'latency-connections': { type: 'string' },
       out: { type: 'string', default: 'bench/results/latest' },
       'no-redis-provider': { type: 'boolean', default: false },
+      'no-opaque-provider': { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
     },
   });
@@ -58,6 +60,7 @@ function options() {
     latencyConnections: num('latency-connections', values['latency-connections'], DEFAULTS.latencyConnections, 1),
     out: values.out!,
     redisProvider: !values['no-redis-provider'],
+    opaqueProvider: !values['no-opaque-provider'],
     cpuProfDir: values['cpu-prof'],
   };
 }
@@ -80,6 +83,7 @@ async function main(): Promise<void> {
         rounds: o.rounds,
         connections: o.connections,
         ...(o.redisProvider ? { redisUrl: redis.url } : {}),
+        formats: o.opaqueProvider ? ['jwt', 'opaque'] : ['jwt'],
         ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}),
         log,
       });

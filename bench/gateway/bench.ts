@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { generateJwkSet } from '../../src/crypto/keystore.js';
 import { TEST_PASSWORD, TEST_PASSWORD_HASH } from '../../test/helpers/app.js';
 import { startChild, type ChildServer } from '../lib/child.js';
-import { interleaved, isClean, runLoad, runLoadSample, type LoadResult, type LoadSample } from '../lib/load.js';
+import { interleaved, isClean, onServer, runLoad, runLoadSample, type LoadResult, type LoadSample } from '../lib/load.js';
 import { int, mib, ms, pass, table } from '../lib/report.js';
 import { COOKIE_NAME, GW_USER, REQUEST_PATH, newRunSecrets, type GatewayServerOptions } from './fixture.js';
 import { loginThroughGateway } from './login.js';
@@ -153,15 +153,16 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<GatewayBe
     await check.arrayBuffer();
     if (check.status !== 200) throw new GatewayBenchError(`the logged-in session is refused by the gateway: ${check.status}`);
 
-    const targets: Array<{ id: ScenarioId; name: string; url: string; headers: Record<string, string> }> = [
-      { id: 'a', name: '(a) upstream directly', url: upstream.ready.url, headers: {} },
-      { id: 'b', name: '(b) bare @fastify/http-proxy, no auth', url: bare.ready.url, headers: {} },
-      { id: 'c', name: '(c) menshen, Redis session, identity headers + assertion', url: gateway.ready.url, headers: { cookie } },
+    // `server`: the process whose CPU time per request is reported (for (a), the upstream itself).
+    const targets: Array<{ id: ScenarioId; name: string; url: string; headers: Record<string, string>; server: ChildServer }> = [
+      { id: 'a', name: '(a) upstream directly', url: upstream.ready.url, headers: {}, server: upstream },
+      { id: 'b', name: '(b) bare @fastify/http-proxy, no auth', url: bare.ready.url, headers: {}, server: bare },
+      { id: 'c', name: '(c) menshen, Redis session, identity headers + assertion', url: gateway.ready.url, headers: { cookie }, server: gateway },
     ];
     // Every load carries its scenario in a header the upstream counts by (identity or not).
     const marked = (t: (typeof targets)[number]) => ({ ...t.headers, 'x-bench-scenario': t.id });
     const sampleOf = (t: (typeof targets)[number], connections: number, seconds: number): Promise<LoadSample> =>
-      runLoadSample({ url: new URL(REQUEST_PATH, t.url).href, connections, duration: seconds, headers: marked(t) });
+      onServer(t.server, () => runLoadSample({ url: new URL(REQUEST_PATH, t.url).href, connections, duration: seconds, headers: marked(t) }));
     if (o.warmup > 0)
       for (const t of targets) {
         log(`gateway: warming up ${t.name} (${o.warmup} s)`);
@@ -258,17 +259,20 @@ export function gatewayReport(r: GatewayBenchResult): string[] {
   const b = r.scenarios.find((s) => s.id === 'b')!.load;
   const c = r.scenarios.find((s) => s.id === 'c')!.load;
   const loadRow = (name: string, l: LoadResult) => [name, l.connections, int(l.rps), ms(l.p50), ms(l.p99), int(l.total), l.non2xx, l.errors + l.timeouts];
+  const cpu = (l: LoadResult) => (l.serverCpuUsPerRequest === undefined ? 'n/a' : l.serverCpuUsPerRequest.toFixed(0));
   return [
     `GET ${REQUEST_PATH}; per scenario ${r.options.warmup} s warm-up (not recorded), then ${r.options.duration} s measured in ${r.options.rounds} rounds interleaved with the other scenarios (light-load rows: the same, after the others); upstream, proxy and gateway each in their own process.`,
     '',
     ...table(
-      ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors'],
+      ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors', 'server CPU µs/req'],
       [
-        ...r.scenarios.map((s) => loadRow(s.name, s.load)),
-        loadRow(`${r.scenarios[1]!.name}, light load`, r.lightP99.b),
-        loadRow(`${r.scenarios[2]!.name}, light load`, r.lightP99.c),
+        ...r.scenarios.map((s) => [...loadRow(s.name, s.load), cpu(s.load)]),
+        [...loadRow(`${r.scenarios[1]!.name}, light load`, r.lightP99.b), cpu(r.lightP99.b)],
+        [...loadRow(`${r.scenarios[2]!.name}, light load`, r.lightP99.c), cpu(r.lightP99.c)],
       ],
     ),
+    '',
+    'server CPU µs/req: CPU time (user + system) of the process that answered, per answered request: the upstream for (a), the proxy for (b) and (c). Every process shares the same cores, so req/s moves with background load; CPU per request moves far less.',
     '',
     `During the runs of (c) the upstream received ${int(r.upstreamSeen.identified)} requests with X-Auth-Request-User and X-Menshen-Assertion (autocannon counted ${int(c.total + r.lightP99.c.total)} responses; the rest were in flight at the stop) and ${int(r.upstreamSeen.anonymous)} without.`,
     '',

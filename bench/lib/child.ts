@@ -21,6 +21,8 @@ export interface ChildServer<R extends ReadyInfo = ReadyInfo> {
   call<T>(op: string, args?: unknown): Promise<T>;
   /** Resident set size of the child process, bytes, read from /proc (Linux). */
   rssBytes(): number;
+  /** CPU time (user + system, every thread) the child has used so far, ms, read from /proc (Linux). */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -96,6 +98,15 @@ export async function startChild<R extends ReadyInfo = ReadyInfo>(
       const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
       if (!kb) throw new ChildFailedError(script, 'no VmRSS in /proc status');
       return Number(kb[1]) * 1024;
+    },
+    cpuMs(): number {
+      // /proc/<pid>/stat: fields after the parenthesized command; utime and stime are the 12th
+      // and 13th of those, in clock ticks of USER_HZ, which Linux fixes at 100 for /proc.
+      const stat = readFileSync(`/proc/${proc.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      if (!Number.isFinite(ticks)) throw new ChildFailedError(script, 'unreadable /proc stat');
+      return ticks * 10;
     },
     stop(): Promise<void> {
       if (exited) return Promise.resolve();

@@ -62,6 +62,11 @@ export interface LoadResult {
   timeouts: number;
   statusCounts: Record<string, number>;
   connections: number;
+  /**
+   * CPU time the measured server process used per answered request, µs (when measured: see
+   * onServer). On a shared machine this moves far less with background load than req/s does.
+   */
+  serverCpuUsPerRequest?: number;
   /** measured seconds, over every run merged into this result */
   durationSeconds: number;
   /** how many autocannon runs were merged */
@@ -83,6 +88,15 @@ export interface LoadSample {
   errors: number;
   timeouts: number;
   statusCounts: Record<string, number>;
+  /** CPU time the measured server process used during the run, ms (when measured) */
+  serverCpuMs?: number;
+}
+
+/** Runs a sample and records the CPU time the server process used meanwhile. */
+export async function onServer(server: { cpuMs(): number }, run: () => Promise<LoadSample>): Promise<LoadSample> {
+  const before = server.cpuMs();
+  const sample = await run();
+  return { ...sample, serverCpuMs: server.cpuMs() - before };
 }
 
 export async function runLoadSample(o: LoadOptions): Promise<LoadSample> {
@@ -156,7 +170,10 @@ export function summarize(samples: readonly LoadSample[]): LoadResult {
   const seconds = samples.reduce((a, x) => a + x.seconds, 0);
   const statusCounts: Record<string, number> = {};
   for (const x of samples) for (const [code, c] of Object.entries(x.statusCounts)) statusCounts[code] = (statusCounts[code] ?? 0) + c;
+  const cpuMeasured = samples.length > 0 && samples.every((x) => x.serverCpuMs !== undefined);
+  const serverCpuMs = samples.reduce((a, x) => a + (x.serverCpuMs ?? 0), 0);
   return {
+    ...(cpuMeasured && n > 0 ? { serverCpuUsPerRequest: (serverCpuMs * 1000) / n } : {}),
     rps: seconds > 0 ? n / seconds : NaN,
     total: n,
     p50: percentile(sorted, 50),

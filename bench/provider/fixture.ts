@@ -2,8 +2,9 @@
  * The one client, user and request both providers are configured with, so that the two token
  * endpoints do the same work: a confidential client authenticated by client_secret_basic, the
  * authorization code with PKCE S256 (as the gateway sends it), scope openid profile email
- * offline_access, RS256 JWT access tokens, RS256 id tokens, opaque refresh tokens rotated on
- * every use, one shared RSA-2048 signing key, everything in process memory.
+ * offline_access, RS256 JWT (or, in the second configuration, opaque) access tokens, RS256 id
+ * tokens, opaque refresh tokens rotated on every use, one shared RSA-2048 signing key,
+ * everything in process memory.
  */
 import { createHash } from 'node:crypto';
 
@@ -30,6 +31,19 @@ export const REFRESH_TTL = 30 * 86400;
 export const basicAuth = `Basic ${Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${encodeURIComponent(CLIENT_SECRET)}`).toString('base64')}`;
 
 export type GrantKind = 'authorization_code' | 'refresh_token';
+
+/**
+ * The access token both servers issue: `jwt` (RS256, so every response carries two signatures:
+ * access and id token) or `opaque` (a random handle with a stored record, as oidc-provider issues
+ * by default and menshen's `accessTokenFormat: opaque` does: one signature, the id token's).
+ */
+export type AccessTokenFormat = 'jwt' | 'opaque';
+
+/** Options every provider benchmark child takes. */
+export interface ProviderServerOptions {
+  jwks: import('../../src/crypto/keystore.js').JwkSet;
+  accessTokenFormat: AccessTokenFormat;
+}
 
 /** The form body of one token request. */
 export function tokenRequestBody(grant: GrantKind, handle: string): string {

@@ -9,7 +9,6 @@
 import { randomUUID } from 'node:crypto';
 import { buildApp } from '../../src/app.js';
 import { configFromObject } from '../../src/config/load.js';
-import type { JwkSet } from '../../src/crypto/keystore.js';
 import { hashHandle, randomHandle } from '../../src/crypto/secrets.js';
 import type { AuthorizationRequest } from '../../src/provider/engine/authorize.js';
 import type { RefreshRecord } from '../../src/provider/engine/refresh-families.js';
@@ -26,10 +25,10 @@ import {
   USER,
   type MintArgs,
   type ProviderReady,
+  type ProviderServerOptions,
 } from './fixture.js';
 
-export interface MenshenProviderOptions {
-  jwks: JwkSet;
+export interface MenshenProviderOptions extends ProviderServerOptions {
   /** absent: the memory store */
   redisUrl?: string;
   /** key prefix on a shared Redis */
@@ -60,7 +59,7 @@ void serveChild<ProviderReady>(async () => {
             clientSecret: CLIENT_SECRET,
             redirectUris: [REDIRECT_URI],
             grants: ['authorization_code', 'refresh_token'],
-            accessTokenFormat: 'jwt',
+            accessTokenFormat: opts.accessTokenFormat,
           },
         ],
         users: [{ ...USER, groups: [...USER.groups], mfa: false }],

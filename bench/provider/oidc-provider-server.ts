@@ -2,8 +2,10 @@
  * Benchmark child: panva's oidc-provider v9 configured like menshen's provider (fixture.ts):
  * the same client, user, scopes and RSA key; RS256 JWT access tokens (oidc-provider issues JWT
  * access tokens only for a resource server, so every grant carries one resource indicator,
- * `urn:menshen:bench`, used by default: features.resourceIndicators); refresh tokens rotated on
- * every use (rotateRefreshToken: true; a rotated token presented again revokes the grant).
+ * `urn:menshen:bench`, used by default: features.resourceIndicators), or with
+ * accessTokenFormat 'opaque' the same resource server issuing opaque ones (oidc-provider's
+ * default format, stored through the adapter); refresh tokens rotated on every use
+ * (rotateRefreshToken: true; a rotated token presented again revokes the grant).
  *
  * Storage: oidc-provider's own memory adapter (lib/adapters/memory_adapter.js) with its LRU
  * raised from the default 1,000 entries, which would evict the pre-minted handles, to 10M.
@@ -14,7 +16,6 @@
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { JwkSet } from '../../src/crypto/keystore.js';
 import { freePort } from '../../test/helpers/redis-server.js';
 import { childOptions, serveChild } from '../lib/child-main.js';
 import {
@@ -28,6 +29,7 @@ import {
   USER,
   type MintArgs,
   type ProviderReady,
+  type ProviderServerOptions,
 } from './fixture.js';
 
 export const RESOURCE = 'urn:menshen:bench';
@@ -55,9 +57,7 @@ const require = createRequire(import.meta.url);
 const pkgDir = require.resolve('oidc-provider/package.json').replace(/package\.json$/, '');
 const load = async <T>(rel: string): Promise<T> => ((await import(pathToFileURL(pkgDir + rel).href)) as { default: T }).default;
 
-export interface OidcProviderOptions {
-  jwks: JwkSet;
-}
+export type OidcProviderOptions = ProviderServerOptions;
 
 void serveChild<ProviderReady>(async () => {
   const opts = childOptions<OidcProviderOptions>();
@@ -70,7 +70,7 @@ void serveChild<ProviderReady>(async () => {
   const base = `http://127.0.0.1:${port}`;
   const resourceServer = {
     scope: 'api',
-    accessTokenFormat: 'jwt',
+    accessTokenFormat: opts.accessTokenFormat,
     accessTokenTTL: ACCESS_TTL,
     jwt: { sign: { alg: 'RS256' } },
   };
