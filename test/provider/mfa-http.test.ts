@@ -24,7 +24,7 @@ provider:
     sms:
       enabled: true
       sender: webhook
-      webhook: { url: "${hookUrl}", timeoutMs: 300 }
+      webhook: { url: "${hookUrl}", timeoutMs: 2000 }
 ${smsExtra}
   clients:
     - clientId: eiam
