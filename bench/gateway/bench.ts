@@ -60,6 +60,10 @@ export interface Scenario {
 interface MemoryFigures {
   rss: number;
   heapUsed: number;
+  /** V8 heap reserved (used or free) after the GC: V8 keeps what a busy phase grew it to */
+  heapTotal: number;
+  /** memory of Buffers and other objects outside the V8 heap */
+  external: number;
 }
 
 export interface GatewayBenchResult {
@@ -105,9 +109,9 @@ async function usedMemory(redis: Redis): Promise<number> {
 
 /** RSS and heap of a child after a full GC (it runs with --expose-gc). */
 async function memoryOf(child: ChildServer): Promise<MemoryFigures> {
-  const { heapUsed, gcForced } = await child.call<{ heapUsed: number; gcForced: boolean }>('memory');
+  const { heapUsed, heapTotal, external, gcForced } = await child.call<{ heapUsed: number; heapTotal: number; external: number; gcForced: boolean }>('memory');
   if (!gcForced) throw new GatewayBenchError('the gateway child must run with --expose-gc');
-  return { rss: child.rssBytes(), heapUsed };
+  return { rss: child.rssBytes(), heapUsed, heapTotal, external };
 }
 
 export async function runGatewayBench(o: GatewayBenchOptions): Promise<GatewayBenchResult> {
@@ -293,7 +297,7 @@ export function gatewayReport(r: GatewayBenchResult): string[] {
         ],
         [
           `gateway RSS with ${int(r.redis.written)} sessions within 20 MB of an empty store`,
-          `${mib(r.rss.full.rss)} MiB vs ${mib(r.rss.empty.rss)} MiB: ${r.rss.deltaBytes >= 0 ? '+' : ''}${mib(r.rss.deltaBytes)} MiB (heap after GC ${mib(r.rss.full.heapUsed)} vs ${mib(r.rss.empty.heapUsed)} MiB)`,
+          `${mib(r.rss.full.rss)} MiB vs ${mib(r.rss.empty.rss)} MiB: ${r.rss.deltaBytes >= 0 ? '+' : ''}${mib(r.rss.deltaBytes)} MiB (heap used after GC ${mib(r.rss.full.heapUsed)} vs ${mib(r.rss.empty.heapUsed)} MiB; V8 heap reserved ${mib(r.rss.full.heapTotal)} vs ${mib(r.rss.empty.heapTotal)} MiB; external ${mib(r.rss.full.external)} vs ${mib(r.rss.empty.external)} MiB)`,
           pass(r.rss.pass),
         ],
       ],
