@@ -172,6 +172,9 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(`menshen: ${(err as Error).stack ?? String(err)}\n`);
+  // A configuration mistake found at start (a signing key unfit for its algorithm) is a sentence
+  // for the operator, not a stack trace.
+  const e = err as Error;
+  process.stderr.write(`menshen: ${e?.name === 'UnsuitableKeyError' ? `${e.message} (provider.keys)` : (e?.stack ?? String(err))}\n`);
   process.exit(1);
 });

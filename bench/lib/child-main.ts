@@ -2,6 +2,7 @@
  * The child side of child.ts: reads its options, runs the setup, reports ready, answers calls,
  * and closes cleanly on SIGTERM.
  */
+import v8 from 'node:v8';
 import type { ReadyInfo } from './child.js';
 
 export type Ops = Record<string, (args: any) => unknown>;
@@ -22,11 +23,18 @@ export function childOptions<T>(): T {
  * --expose-gc (so that garbage left by the last burst of requests does not count as memory kept).
  */
 const builtinOps: Ops = {
-  memory: () => {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (gc) gc();
+  /**
+   * `reduce`: V8's last-resort collection (what it runs under memory pressure): it also shrinks
+   * the young generation and gives freed pages back, so RSS shows what the process keeps rather
+   * than the heap size its last burst grew to.
+   */
+  memory: (args?: { reduce?: boolean }) => {
+    const gc = (globalThis as { gc?: (o?: unknown) => void }).gc;
+    if (gc) gc(args?.reduce ? { type: 'major', execution: 'sync', flavor: 'last-resort' } : undefined);
     const m = process.memoryUsage();
-    return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, gcForced: Boolean(gc) };
+    // Per V8 space, what it holds and what it keeps reserved (committed) after the GC.
+    const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, { used: s.space_used_size, committed: s.physical_space_size }]));
+    return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, spaces, gcForced: Boolean(gc) };
   },
 };
 

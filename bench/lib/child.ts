@@ -8,6 +8,18 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The child script `name` (written `foo.ts`) beside the module at `moduleUrl`, as that module runs:
+ * the .ts source under tsx (the tests' smoke run), or the compiled .js under dist/ when
+ * `npm run bench` runs the tsc output, as the production image does (node dist/src/main.js):
+ * tsx's per-function name helpers and loader would otherwise be measured as menshen's cost.
+ */
+export function siblingScript(moduleUrl: string, name: string): string {
+  const ext = moduleUrl.endsWith('.js') ? '.js' : '.ts';
+  return fileURLToPath(new URL(`./${name.replace(/\.ts$/, ext)}`, moduleUrl));
+}
 
 export interface ReadyInfo {
   /** Base URL the server listens on (always 127.0.0.1). */
@@ -40,14 +52,14 @@ export class ChildFailedError extends Error {
   }
 }
 
-/** Starts `script` (a .ts file, run through tsx) and waits for it to report ready. */
+/** Starts `script` (a .ts file runs through tsx, a .js file on plain node) and waits for it to report ready. */
 export async function startChild<R extends ReadyInfo = ReadyInfo>(
   script: string,
   options: unknown = {},
   { execArgv = [] as string[], startTimeoutMs = 60_000 } = {},
 ): Promise<ChildServer<R>> {
   const proc: ChildProcess = fork(script, [], {
-    execArgv: ['--import', 'tsx', ...execArgv],
+    execArgv: [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), ...execArgv],
     env: { ...process.env, BENCH_CHILD_OPTIONS: JSON.stringify(options) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -9,9 +9,8 @@
  * response, access and id token) and opaque access tokens (oidc-provider's default format; one
  * signature, the id token's). Each gets its own fresh pair of server processes.
  */
-import { fileURLToPath } from 'node:url';
 import { generateJwkSet } from '../../src/crypto/keystore.js';
-import { startChild, type ChildServer } from '../lib/child.js';
+import { siblingScript, startChild, type ChildServer } from '../lib/child.js';
 import { interleaved, isClean, onServer, runLoad, runLoadSample, type LoadOptions, type LoadResult } from '../lib/load.js';
 import { int, ms, pass, ratio, table } from '../lib/report.js';
 import { rs256SignaturesPerSecond } from './signing-ceiling.js';
@@ -61,7 +60,7 @@ export interface ProviderBenchResult {
   ratios: Array<{ format: AccessTokenFormat; grant: GrantKind; ratio: number; pass: boolean }>;
 }
 
-const script = (name: string) => fileURLToPath(new URL(`./${name}`, import.meta.url));
+const script = (name: string) => siblingScript(import.meta.url, name);
 
 class SampleResponseError extends Error {
   constructor(label: string, grant: string, detail: string) {
@@ -117,8 +116,9 @@ interface Prepared {
 
 /**
  * Checks a sample response, warms the server up and mints the pool of the measured rounds. The
- * pool is sized from the faster of 2.5x the warm-up rate and the signing ceiling, so that a server
- * that speeds up after its warm-up never runs dry (a dry pool shows as non-2xx answers).
+ * pool is sized from the faster of 2.5x the warm-up rate and twice the signing ceiling (measured
+ * before the servers started, possibly on a busier machine), so that a server that speeds up
+ * after its warm-up never runs dry (a dry pool shows as non-2xx answers).
  */
 async function prepare(
   side: ProviderRow['side'],
@@ -135,7 +135,7 @@ async function prepare(
     const warmPool = await server.call<string[]>('mint', { grant, count: Math.ceil(Math.max(1000, 2 * ceiling * o.warmup)) });
     rate = (await runLoad(tokenLoad(server, o, poolBody(grant, warmPool).body, o.warmup))).rps;
   }
-  const size = Math.ceil(Math.max(2.5 * rate, ceiling, 500) * o.duration * 1.3) + 20 * o.connections * o.rounds;
+  const size = Math.ceil(Math.max(2.5 * rate, 2 * ceiling, 500) * o.duration * 1.3) + 20 * o.connections * o.rounds;
   const gen = poolBody(grant, await server.call<string[]>('mint', { grant, count: size }));
   return { side, child: server, pool: size, taken: gen.taken, body: gen.body, sample };
 }
@@ -246,7 +246,7 @@ export function providerReport(r: ProviderBenchResult): string[] {
     ]),
     'server CPU µs/resp: CPU time (user + system, all threads: RSA signing runs on the libuv thread pool) of the server process per answered request.',
     '',
-    `RS256 signing capacity of this machine (jose over WebCrypto, RSA-2048, 16 in flight, measured before the servers started): ${int(r.signaturesPerSecond)} signatures/s. Every token response carries an RS256 id token, and with JWT access tokens a second signature: half that capacity (about ${int(r.signaturesPerSecond / 2)} responses/s) is then the ceiling for both servers.`,
+    `RS256 signing capacity of this machine (node:crypto one-shot sign on the thread pool, as menshen signs; RSA-2048, 16 in flight, measured before the servers started): ${int(r.signaturesPerSecond)} signatures/s. Every token response carries an RS256 id token, and with JWT access tokens a second signature: half that capacity (about ${int(r.signaturesPerSecond / 2)} responses/s) is then the ceiling for both servers.`,
     '',
     ...table(
       ['configuration', 'grant', 'menshen ÷ oidc-provider (memory stores)', 'goal', 'result'],

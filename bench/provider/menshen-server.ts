@@ -27,6 +27,7 @@ import {
   type ProviderReady,
   type ProviderServerOptions,
 } from './fixture.js';
+import { mintInBatches } from './mint.js';
 
 export interface MenshenProviderOptions extends ProviderServerOptions {
   /** absent: the memory store */
@@ -116,16 +117,7 @@ void serveChild<ProviderReady>(async () => {
       label: `menshen (${opts.redisUrl ? 'Redis store' : 'memory store'})`,
     },
     ops: {
-      async mint({ grant, count }: MintArgs): Promise<string[]> {
-        const one = grant === 'authorization_code' ? mintCode : mintRefreshToken;
-        const out: string[] = [];
-        // Batches keep a Redis store's pipeline full without unbounded concurrency.
-        for (let i = 0; i < count; i += 256) {
-          const batch = await Promise.all(Array.from({ length: Math.min(256, count - i) }, one));
-          out.push(...batch);
-        }
-        return out;
-      },
+      mint: (args: MintArgs) => mintInBatches(args, mintCode, mintRefreshToken),
     },
     close: () => app.close(),
   };

@@ -31,6 +31,7 @@ import {
   type ProviderReady,
   type ProviderServerOptions,
 } from './fixture.js';
+import { mintInBatches } from './mint.js';
 
 export const RESOURCE = 'urn:menshen:bench';
 
@@ -167,12 +168,7 @@ void serveChild<ProviderReady>(async () => {
   return {
     ready: { url: base, tokenEndpoint: `${base}/token`, label: 'oidc-provider 9 (memory adapter)' },
     ops: {
-      async mint({ grant, count }: MintArgs): Promise<string[]> {
-        const one = grant === 'authorization_code' ? mintCode : mintRefreshToken;
-        const out: string[] = [];
-        for (let i = 0; i < count; i += 256) out.push(...(await Promise.all(Array.from({ length: Math.min(256, count - i) }, one))));
-        return out;
-      },
+      mint: (args: MintArgs) => mintInBatches(args, mintCode, mintRefreshToken),
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -6,17 +6,15 @@
  * signs with the same keys.
  */
 import { randomUUID } from 'node:crypto';
+import { createJwsSigner, type JwsSigner } from './jws.js';
 import {
-  SignJWT,
   jwtVerify,
-  importJWK,
   exportJWK,
   generateKeyPair,
   createLocalJWKSet,
   type JWK,
   type JWTPayload,
   type JWTVerifyOptions,
-  type CryptoKey,
 } from 'jose';
 import type { KvStore } from '../store/store.js';
 
@@ -43,7 +41,7 @@ function algOf(jwk: JWK): SigningAlg {
 
 export class KeyStore {
   private constructor(
-    private readonly signer: { key: CryptoKey; kid: string; alg: SigningAlg },
+    private readonly signer: { jws: JwsSigner; kid: string; alg: SigningAlg },
     readonly publicJwks: JwkSet,
     private readonly verifySet: ReturnType<typeof createLocalJWKSet>,
     readonly algs: SigningAlg[],
@@ -60,10 +58,10 @@ export class KeyStore {
     const first = set.keys[0]!;
     if (!first.d) throw new Error('the first key must be a private key');
     const alg = algOf(first);
-    const key = (await importJWK(first, alg)) as CryptoKey;
+    const jws = createJwsSigner(first, alg, first.kid!);
     const publicJwks = { keys: publicKeys };
     const algs = [...new Set(publicKeys.map((k) => k.alg as SigningAlg))];
-    return new KeyStore({ key, kid: first.kid!, alg }, publicJwks, createLocalJWKSet(publicJwks), algs);
+    return new KeyStore({ jws, kid: first.kid!, alg }, publicJwks, createLocalJWKSet(publicJwks), algs);
   }
 
   /** Configured keys, else the set kept in the store, else a new one saved there first-writer-wins. */
@@ -86,7 +84,7 @@ export class KeyStore {
 
   /** Signs claims; `typ` goes in the header (e.g. 'JWT', 'logout+jwt'). */
   async sign(claims: JWTPayload, typ = 'JWT'): Promise<string> {
-    return new SignJWT(claims).setProtectedHeader({ alg: this.signer.alg, kid: this.signer.kid, typ }).sign(this.signer.key);
+    return this.signer.jws.sign(claims, typ);
   }
 
   /** Verifies a JWT signed by one of these keys; throws on any problem (alg none included). */

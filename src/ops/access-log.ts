@@ -20,6 +20,13 @@ declare module 'fastify' {
   }
 }
 
+/** pino's level numbers: a line is written when its level's number is at least the logger's. */
+const LEVEL_VALUES: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+function levelEnabled(loggerLevel: string, lineLevel: 'debug' | 'info' | 'error'): boolean {
+  return LEVEL_VALUES[lineLevel]! >= (LEVEL_VALUES[loggerLevel] ?? 0);
+}
+
 /** Paths probed every few seconds by Kubernetes and Prometheus: logged at debug when they succeed. */
 const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -56,16 +63,17 @@ export class AccessLogController extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const status = reply.statusCode;
+    const level = error || status >= 500 ? 'error' : PROBE_PATHS.has(request.url) && status < 400 ? 'debug' : 'info';
+    // Below the configured level the line is not even built (its URL sanitizing and request.ip
+    // cost ~1 µs per request on the gateway's hot path, for nothing).
+    if (!levelEnabled(reply.log.level, level)) return;
     const line = accessLogLine(request, reply);
     if (error) {
       // The response failed on the wire (client went away, stream error): keep the cause.
       reply.log.error({ ...line, err: error }, 'request failed');
-    } else if (line.status >= 500) {
-      reply.log.error(line, 'request');
-    } else if (PROBE_PATHS.has(request.url) && line.status < 400) {
-      reply.log.debug(line, 'request');
     } else {
-      reply.log.info(line, 'request');
+      reply.log[level](line, 'request');
     }
   }
 

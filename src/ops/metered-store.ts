@@ -3,7 +3,7 @@
  * the store through this wrapper (app.ts), so a Redis outage shows on /metrics however the caller
  * handles the error. Successful calls cost one extra promise, nothing else.
  */
-import type { KvStore, Lock } from '../store/store.js';
+import type { KvStore, Lock, TrackedReads } from '../store/store.js';
 import type { Metrics } from './metrics.js';
 
 export function meteredStore(inner: KvStore, metrics: Metrics): KvStore {
@@ -40,5 +40,22 @@ export function meteredStore(inner: KvStore, metrics: Metrics): KvStore {
     },
     ping: () => counted('ping', () => inner.ping()),
     close: () => inner.close(),
+    ...(inner.tracked ? { tracked: meteredTrackedReads(inner.tracked, counted) } : {}),
+  };
+}
+
+/** The same reads, with failed ones counted (op `get`: what they replace); the rest passes through. */
+function meteredTrackedReads(inner: TrackedReads, counted: <T>(op: string, fn: () => Promise<T>) => Promise<T>): TrackedReads {
+  return {
+    get live() {
+      return inner.live;
+    },
+    get epoch() {
+      return inner.epoch;
+    },
+    mark: () => inner.mark(),
+    changedSince: (key, mark) => inner.changedSince(key, mark),
+    read: (key) => counted('get', () => inner.read(key)),
+    onChange: (listener) => inner.onChange(listener),
   };
 }

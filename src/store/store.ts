@@ -44,6 +44,32 @@ export interface KvStore {
   ping(): Promise<void>;
   close(): Promise<void>;
   readonly kind: 'memory' | 'redis';
+  /**
+   * Reads the store promises to report changes of, so that a caller may keep what it read
+   * (Redis client-side caching: redis-tracking.ts). Absent where the store cannot report changes
+   * (memory: nothing to save; Redis Cluster).
+   */
+  readonly tracked?: TrackedReads;
+}
+
+/**
+ * A read is still the stored value while no change of its key was reported: valid when it was
+ * made while `live`, `epoch` had not moved by its answer, and `changedSince(key, mark())` taken
+ * before it is false; it stays valid until onChange names its key, or `live` or `epoch` changes.
+ */
+export interface TrackedReads {
+  /** Reports are flowing: false while (re)connecting, and then nothing read may be kept. */
+  readonly live: boolean;
+  /** Moves whenever reports may have been lost (a reconnect, a flush): older reads are void. */
+  readonly epoch: number;
+  /** The position in the stream of reports, to take just before a read. */
+  mark(): number;
+  /** A report for `key` (or one that could have been) arrived after `mark`. */
+  changedSince(key: string, mark: number): boolean;
+  /** The value and its remaining lifetime in ms (-1: none, -2: absent), in one round trip. */
+  read(key: string): Promise<{ value: string | null; ttlMs: number }>;
+  /** Called with the keys reported changed; null when everything was (a flush). */
+  onChange(listener: (keys: string[] | null) => void): void;
 }
 
 export interface Lock {

@@ -7,8 +7,8 @@
 import t from 'tap';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
 import { startApp, TEST_PASSWORD, TEST_PASSWORD_HASH } from '../helpers/app.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { startSmsWebhook } from '../helpers/sms-webhook.js';
 
 const SECRET = 'web-secret-0123456789abcdef';
@@ -46,12 +46,7 @@ provider:
 `,
   );
   const idp = `${base}/idp`;
-  const browser: Browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const context = await browser.newContext({ locale: 'en-US' });
   const page = await context.newPage();
 
@@ -113,12 +108,7 @@ provider:
     - { username: alice, passwordHash: "${TEST_PASSWORD_HASH}", phone: "+8615088888888" }
 `,
   );
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await (await browser.newContext({ locale: 'zh-CN' })).newPage();
   await page.goto(`${base}/idp/oauth2/authorize?${new URLSearchParams({ client_id: 'web', redirect_uri: cb, response_type: 'code', scope: 'openid' })}`);
   await page.fill('#username', 'alice');

@@ -4,28 +4,10 @@
  * proxy, forward-auth and websocket upgrades alike, and IPv6 Host literals matched by name.
  */
 import t from 'tap';
-import { connect } from 'node:net';
 import { decodeJwt } from 'jose';
 import { startStack } from './helpers/stack.js';
 import { Browser } from './helpers/browser.js';
-import { rawRequest } from './helpers/raw.js';
-
-function wsHandshake(base: string, path: string, host: string): Promise<string> {
-  const u = new URL(base);
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(u.port), u.hostname);
-    let got = '';
-    s.on('data', (d: Buffer) => {
-      got += d.toString('latin1');
-      if (got.includes('\r\n')) {
-        resolve(got.slice(0, got.indexOf('\r\n')));
-        s.destroy();
-      }
-    });
-    s.on('error', reject);
-    s.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-  });
-}
+import { rawRequest, wsHandshake } from './helpers/raw.js';
 
 t.test('X-Forwarded-Host: the last entry, the same for proxy, forward-auth and websockets', async (t) => {
   const stack = await startStack(t, {
@@ -59,15 +41,9 @@ t.test('X-Forwarded-Host: the last entry, the same for proxy, forward-auth and w
   const seen = JSON.parse(proxied.body) as { headers: Record<string, string> };
   t.equal(seen.headers['x-forwarded-host'], 'admin.example', 'and that is what the upstream is told');
 
-  t.match(await wsHandshake(stack.base, '/ws', 'ignored.example'), /^HTTP\/1\.1 404 /, 'no route for the Host itself');
+  t.match(await wsHandshake(stack.base, '/ws', { host: 'ignored.example' }), /^HTTP\/1\.1 404 /, 'no route for the Host itself');
   // An X-Forwarded-Host naming the admin host routes the upgrade there (no session: 401).
-  const u = new URL(stack.base);
-  const ws = await new Promise<string>((resolve, reject) => {
-    const s = connect(Number(u.port), u.hostname);
-    s.once('data', (d: Buffer) => { resolve(d.toString('latin1').split('\r\n')[0]!); s.destroy(); });
-    s.on('error', reject);
-    s.write(`GET /chat HTTP/1.1\r\nHost: ${u.host}\r\nX-Forwarded-Host: evil.example, admin.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-  });
+  const ws = await wsHandshake(stack.base, '/chat', { 'x-forwarded-host': 'evil.example, admin.example' });
   t.match(ws, /^HTTP\/1\.1 401 /, 'websocket: routed by the last entry too');
 });
 
@@ -82,7 +58,7 @@ t.test('an IPv6 Host literal matches its route on websocket upgrades', async (t)
       websocket: true
 `,
   });
-  t.match(await wsHandshake(stack.base, '/feed', '[::1]:8443'), /^HTTP\/1\.1 101 /);
-  t.match(await wsHandshake(stack.base, '/feed', '127.0.0.1'), /^HTTP\/1\.1 404 /, 'another host has no route');
+  t.match(await wsHandshake(stack.base, '/feed', { host: '[::1]:8443' }), /^HTTP\/1\.1 101 /);
+  t.match(await wsHandshake(stack.base, '/feed', { host: '127.0.0.1' }), /^HTTP\/1\.1 404 /, 'another host has no route');
   t.equal((await rawRequest(stack.base, '/page', { headers: { host: '[::1]:8443', accept: 'application/json' } })).status, 200, 'as for plain requests');
 });

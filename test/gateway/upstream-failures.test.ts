@@ -6,14 +6,14 @@
  */
 import t from 'tap';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer as createTcpServer, connect, type Socket } from 'node:net';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack } from './helpers/stack.js';
-import { rawRequest } from './helpers/raw.js';
+import { rawRequest, wsHandshake } from './helpers/raw.js';
 
 interface Teardownable {
   teardown(fn: () => unknown): void;
@@ -43,28 +43,6 @@ async function silentUpstream(t: Teardownable): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.teardown(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }));
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
-/** A websocket handshake written by hand; resolves with the status line the gateway answers. */
-function handshake(base: string, path: string): Promise<string> {
-  const u = new URL(base);
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(u.port), u.hostname);
-    let got = '';
-    s.on('data', (d: Buffer) => {
-      got += d.toString('latin1');
-      if (got.includes('\r\n')) {
-        resolve(got.slice(0, got.indexOf('\r\n')));
-        s.destroy();
-      }
-    });
-    s.on('error', reject);
-    s.on('close', () => resolve(got));
-    s.write(
-      `GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-    );
-  });
 }
 
 t.test('an upstream 503 is answered once, not retried, and the pool keeps working', async (t) => {
@@ -106,7 +84,7 @@ t.test('a silent upstream gets 504 after the headers timeout, for HTTP and webso
   const res = await rawRequest(stack.base, '/slow', { headers: { accept: 'application/json' } });
   t.equal(res.status, 504);
   t.equal((JSON.parse(res.body) as { error: string }).error, 'bad_gateway');
-  t.match(await handshake(stack.base, '/ws'), /^HTTP\/1\.1 504 /, 'the websocket handshake is bounded too');
+  t.match(await wsHandshake(stack.base, '/ws'), /^HTTP\/1\.1 504 /, 'the websocket handshake is bounded too');
 });
 
 t.test("an https upstream whose certificate is not trusted gets nothing: 502", async (t) => {

@@ -74,6 +74,14 @@ t.test('at debug the probes are logged too', async (t) => {
   t.match(requestLines(logs), [{ route: '/healthz', status: 200, level: 20 }]);
 });
 
+t.test('at warn only failures are logged: the 4xx and 2xx lines are not written', async (t) => {
+  const { base, logs } = await appWithLogs(t, 'warn');
+  await fetch(`${base}/healthz`);
+  await fetch(`${base}/missing`);
+  await fetch(`${base}/boom`);
+  t.same(requestLines(logs).map((l) => [l.url, l.status, l.level]), [['/boom', 500, 50]]);
+});
+
 t.test('credential fields are redacted wherever a part logs them', async (t) => {
   const { app, logs } = await appWithLogs(t);
   app.log.info(

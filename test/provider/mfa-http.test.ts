@@ -7,7 +7,7 @@ import t from 'tap';
 import { ManualClock } from '../../src/clock.js';
 import { startApp, TEST_PASSWORD, TEST_PASSWORD_HASH } from '../helpers/app.js';
 import { startSmsWebhook, type SmsWebhook } from '../helpers/sms-webhook.js';
-import { Jar, basic, form, hidden } from './helpers.js';
+import { Jar, basic, call, form, hidden } from './helpers.js';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -52,18 +52,6 @@ async function boot(t: Test, smsExtra = ''): Promise<Fx> {
   const clock = new ManualClock();
   const app = await startApp(t, yaml(hook.url, smsExtra), { clock });
   return { idp: `${app.base}/idp`, hook, clock };
-}
-
-async function call(url: string, init: RequestInit = {}) {
-  const res = await fetch(url, { redirect: 'manual', ...init });
-  const text = await res.text();
-  let json: Record<string, unknown> | null = null;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = null;
-  }
-  return { status: res.status, headers: res.headers, text, json };
 }
 
 const q = (p: Record<string, string>) => new URLSearchParams(p).toString();

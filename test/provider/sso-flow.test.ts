@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { ManualClock } from '../../src/clock.js';
 import { startApp, TEST_PASSWORD, TEST_PASSWORD_HASH } from '../helpers/app.js';
 import { testRedisStore, testRedisUrl, uniquePrefix } from '../helpers/store.js';
-import { Jar, basic, browserAuthorize, form, type ProviderFixture } from './helpers.js';
+import { Jar, basic, browserAuthorize, call, form, type ProviderFixture } from './helpers.js';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -51,18 +51,6 @@ async function boot(t: Test): Promise<Fx> {
   t.teardown(() => store.close());
   const running = await startApp(t, yaml, { clock, store });
   return { ...running, clock, issuer: `${running.base}/idp`, prefix };
-}
-
-async function call(url: string, init: RequestInit = {}) {
-  const res = await fetch(url, { redirect: 'manual', ...init });
-  const text = await res.text();
-  let json: Record<string, unknown> | null = null;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = null;
-  }
-  return { status: res.status, headers: res.headers, text, json };
 }
 
 const bearerForm = (token: string, params: Record<string, string> = {}) => {

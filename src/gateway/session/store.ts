@@ -14,14 +14,28 @@
  * a login prunes the ids of expired sessions from its user's index (pruneIndex).
  * The session, its refresh lock and its refresh marker share the `{id}` hash tag (one Cluster slot).
  *
- * Hot path (DESIGN §4: one store round trip, everything else cached): every load still GETs the
- * value, so a logout, a refresh or an expiry on any replica is seen at once; but deriving the key
- * (HKDF), AES-GCM, inflate and JSON.parse (~40 µs, more than the rest of the proxy hop) run only
- * when this process has not unsealed that exact value before. The bounded `unsealed` cache keeps,
+ * Hot path (DESIGN §4: at most one store round trip, everything else cached). Unsealing:
+ * deriving the key (HKDF), AES-GCM, inflate and JSON.parse (~40 µs, more than the rest of the
+ * proxy hop) run only when this process has not unsealed that exact value before. The bounded `unsealed` cache keeps,
  * per session id, the data last unsealed (or written) here with the IV+tag of its box and the
  * secret that opened it: a GET returning a box with the same IV+tag (fresh and random at every
  * write) under the same presented secret (compared in constant time) is the value already
  * authenticated, so its data is reused. Anything else is unsealed as before.
+ *
+ * Zero round trips (Redis client-side caching, store/redis-tracking.ts): when the store tracks
+ * reads, load() reads the value and its TTL on the tracked connection, and Redis then pushes a
+ * report when that key changes (a write, an EXPIRE, a delete, an expiry) on any replica. Until
+ * then the unsealed entry is `confirmed`: it is the stored value, so load() answers from it without
+ * asking Redis. Confirmation ends at the first of: a report for the key, a reconnect, flush or
+ * missed heartbeat (the epoch moves), the key's own TTL as read (idle expiry: Redis's report of an
+ * expired key waits for its expiry cycle to find it), and CONFIRM_MAX_MS as a last backstop. These
+ * deadlines run on a monotonic clock (a wall-clock step must not stretch them). loadVersioned
+ * (refresh, which needs the exact stored value for compare-and-set) always reads. Without tracking
+ * (memory store, Cluster, a Redis that refuses CLIENT TRACKING) every load reads.
+ *
+ * What "at once" means across replicas: a logout on replica A is seen by replica B as soon as
+ * Redis's report reaches B (the same loopback or LAN hop as A's reply, sub-millisecond, unless B
+ * is stalled), not strictly before A's DEL returns; a GET in flight on B had the same window.
  */
 import { deriveKey } from '../../crypto/seal.js';
 import { sealHeader, sealJson, unsealJson } from './sealed-json.js';
@@ -34,14 +48,27 @@ import type { Session, SessionData } from './session.js';
 
 export const SLIDE_INTERVAL_SECONDS = 60;
 /**
+ * Longest a tracked read is trusted without a new one (per session and process): what a change
+ * could take to be seen if Redis's report of it were lost without either connection closing.
+ */
+export const CONFIRM_MAX_MS = 10_000;
+/**
  * Bound on the sessions kept unsealed in this process, least recently used out first. An entry is
  * one session's data (its tokens: ~3 KB of heap with RS256 id and access tokens), so the cap is
- * ~6 MB whatever the number of sessions in the store; an evicted session costs one unseal more.
+ * ~3 MB whatever the number of sessions in the store; an evicted session costs one tracked read
+ * and one unseal (~40 µs) when it comes back. Measured (bench/RESULTS.md): at 2,000 entries,
+ * traffic spread over 50,000 sessions left the heap fragmented enough to keep +34 to +48 MiB of
+ * RSS; at 1,000, under +20 MiB (issue 3's memory goal).
  */
-export const UNSEALED_CACHE_ENTRIES = 2_000;
+export const UNSEALED_CACHE_ENTRIES = 1_000;
 const SEAL_INFO = 'menshen gateway session v2';
 
-export const sessionKey = (id: string) => `gw:sess:{${id}}`;
+const SESSION_KEY_PREFIX = 'gw:sess:{';
+export const sessionKey = (id: string) => `${SESSION_KEY_PREFIX}${id}}`;
+/** The session id of a session key; null for any other key. */
+function sessionIdOf(key: string): string | null {
+  return key.startsWith(SESSION_KEY_PREFIX) && key.endsWith('}') ? key.slice(SESSION_KEY_PREFIX.length, -1) : null;
+}
 export const refreshLockKey = (id: string) => `gw:lock:{${id}}`;
 const psidIndexKey = (psid: string) => `gw:psid:{${psid}}`;
 const subIndexKey = (sub: string) => `gw:sub:{${sub}}`;
@@ -75,6 +102,10 @@ interface Unsealed {
   data: SessionData;
   /** When this process last wrote the value or slid its idle window (clock ms); 0: never. */
   slidAt: number;
+  /** Until when (monotonic ms, performance.now()) this is known to be the stored value (a tracked read); 0: not known. */
+  confirmedUntil: number;
+  /** The tracked-reads epoch the confirmation belongs to. */
+  confirmedEpoch: number;
 }
 
 export class SessionStore {
@@ -86,7 +117,17 @@ export class SessionStore {
     private readonly clock: Clock,
     private readonly times: SessionTimes,
     private readonly maxUnsealed = UNSEALED_CACHE_ENTRIES,
-  ) {}
+    private readonly confirmMaxMs = CONFIRM_MAX_MS,
+  ) {
+    kv.tracked?.onChange((keys) => {
+      if (keys === null) return; // a flush moves the epoch: every confirmation is void already
+      for (const key of keys) {
+        const id = sessionIdOf(key);
+        const entry = id === null ? undefined : this.unsealed.get(id);
+        if (entry) entry.confirmedUntil = 0;
+      }
+    });
+  }
 
   nowSeconds(): number {
     return epochSeconds(this.clock);
@@ -133,9 +174,15 @@ export class SessionStore {
     this.remember(session, box, { ...session.data }, this.clock.now());
   }
 
+  /** Moves an entry to the most recently used end of the LRU (a Map iterates in insertion order). */
+  private markUsed(id: string, entry: Unsealed): void {
+    this.unsealed.delete(id);
+    this.unsealed.set(id, entry);
+  }
+
   private remember(ticket: SessionTicket, box: string, data: SessionData, slidAt: number): void {
     this.unsealed.delete(ticket.id);
-    this.unsealed.set(ticket.id, { header: sealHeader(box), secret: ticket.secret, data, slidAt });
+    this.unsealed.set(ticket.id, { header: sealHeader(box), secret: ticket.secret, data, slidAt, confirmedUntil: 0, confirmedEpoch: 0 });
     while (this.unsealed.size > this.maxUnsealed) this.unsealed.delete(this.unsealed.keys().next().value as string);
   }
 
@@ -146,8 +193,7 @@ export class SessionStore {
   private open(ticket: SessionTicket, box: string): SessionData | null {
     const hit = this.unsealed.get(ticket.id);
     if (hit && box.startsWith(hit.header) && sameSecret(hit.secret, ticket.secret)) {
-      this.unsealed.delete(ticket.id);
-      this.unsealed.set(ticket.id, hit);
+      this.markUsed(ticket.id, hit);
       return { ...hit.data };
     }
     // null: a forged or stale secret, not this session's owner
@@ -174,12 +220,49 @@ export class SessionStore {
 
   /** The live session of a ticket, or null (unknown, tampered, idle- or absolutely expired). */
   async load(ticket: SessionTicket): Promise<Session | null> {
-    return (await this.loadVersioned(ticket))?.session ?? null;
+    const tracked = this.kv.tracked;
+    if (!tracked?.live) return (await this.loadVersioned(ticket))?.session ?? null;
+    const hit = this.unsealed.get(ticket.id);
+    if (
+      hit &&
+      hit.confirmedEpoch === tracked.epoch &&
+      performance.now() < hit.confirmedUntil &&
+      hit.data.exp > epochSeconds(this.clock) &&
+      sameSecret(hit.secret, ticket.secret)
+    ) {
+      this.markUsed(ticket.id, hit);
+      return { ...ticket, data: { ...hit.data } };
+    }
+    const key = sessionKey(ticket.id);
+    const epoch = tracked.epoch;
+    const mark = tracked.mark();
+    const started = performance.now();
+    let read: { value: string | null; ttlMs: number };
+    try {
+      read = await tracked.read(key);
+    } catch {
+      // The tracked connection failed (a reset, a timeout): the command connection decides, and
+      // still fails closed (503) when Redis itself is down.
+      return (await this.loadVersioned(ticket))?.session ?? null;
+    }
+    const { value: box, ttlMs } = read;
+    const loaded = await this.fromBox(ticket, box);
+    const entry = this.unsealed.get(ticket.id);
+    // Confirmed only if nothing could have changed the key between the read and now.
+    if (loaded && entry && box !== null && box.startsWith(entry.header) && ttlMs > 0 && tracked.live && tracked.epoch === epoch && !tracked.changedSince(key, mark)) {
+      entry.confirmedEpoch = epoch;
+      entry.confirmedUntil = started + Math.min(ttlMs, this.confirmMaxMs);
+    }
+    return loaded?.session ?? null;
   }
 
   /** load(), with the stored value it came from: what saveIfUnchanged compares against. */
   async loadVersioned(ticket: SessionTicket): Promise<{ session: Session; box: string } | null> {
-    const box = await this.kv.get(sessionKey(ticket.id));
+    return this.fromBox(ticket, await this.kv.get(sessionKey(ticket.id)));
+  }
+
+  /** The session a stored value holds for this ticket, or null (absent, not this ticket's, expired: then destroyed). */
+  private async fromBox(ticket: SessionTicket, box: string | null): Promise<{ session: Session; box: string } | null> {
     if (box === null) {
       this.unsealed.delete(ticket.id);
       return null;

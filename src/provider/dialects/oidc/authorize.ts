@@ -8,7 +8,7 @@
  * says why not the query EIAM's page shows).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseAuthorizationRequest, redirectWith, resolveClientAndRedirect } from '../../engine/authorize.js';
+import { parseAuthorizationRequest, redirectWith, resolveClientAndRedirect, type AuthorizationRequest } from '../../engine/authorize.js';
 import { isProviderError, type ProviderError } from '../../engine/errors.js';
 import { fragmentWith, responseTypeOf } from '../../engine/implicit.js';
 import { SSO_COOKIE, readCookie } from './cookies.js';
@@ -21,6 +21,23 @@ import { collectParams } from './params.js';
 
 export function loginPath(ctx: DialectContext, pState: string): string {
   return `${ctx.mount}/login?p_state=${encodeURIComponent(pState)}`;
+}
+
+/** The client's `state`, echoed on an error redirect unless it is over 2,048 characters. */
+export function echoedState(params: Record<string, string>): string | undefined {
+  return params.state !== undefined && params.state.length <= 2048 ? params.state : undefined;
+}
+
+/**
+ * Where a valid authorization request sends the browser: back to the client with a code at once
+ * when the provider SSO cookie names a live session, else to the login page. The sso dialect's
+ * authorize endpoint shares this (same login page, same SSO cookie).
+ */
+export async function authorizeRedirect(ctx: DialectContext, req: FastifyRequest, request: AuthorizationRequest): Promise<string> {
+  const decision = await ctx.engine.authorizeDecision(request, readCookie(req.headers.cookie, SSO_COOKIE));
+  if (decision.action === 'issue') return ctx.engine.issueCode(request, decision.session);
+  const ix = await ctx.engine.beginLogin(request);
+  return loginPath(ctx, ix.id);
 }
 
 function refuse(req: FastifyRequest, reply: FastifyReply, family: Family, err: ProviderError): FastifyReply {
@@ -44,15 +61,12 @@ export function authorizeRoutes(app: FastifyInstance, ctx: DialectContext, famil
       if (isProviderError(err)) return refuse(req, reply, family, err);
       throw err;
     }
-    const state = params.state !== undefined && params.state.length <= 2048 ? params.state : undefined;
+    const state = echoedState(params);
     // A redirect carrying an access token must not be stored by any cache (RFC 6749 §4.2.2, §10.3).
     if (responseType === 'token') reply.header('cache-control', 'no-store');
     try {
       const request = parseAuthorizationRequest(target.client, target, family.profile, params, responseType);
-      const decision = await engine.authorizeDecision(request, readCookie(req.headers.cookie, SSO_COOKIE));
-      if (decision.action === 'issue') return reply.redirect(await engine.issueCode(request, decision.session), 302);
-      const ix = await engine.beginLogin(request);
-      return reply.redirect(loginPath(ctx, ix.id), 302);
+      return reply.redirect(await authorizeRedirect(ctx, req, request), 302);
     } catch (err) {
       if (!isProviderError(err)) throw err;
       const back = responseType === 'token' ? fragmentWith : redirectWith; // §4.2.2.1 / §4.1.2.1

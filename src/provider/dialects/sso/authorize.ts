@@ -11,8 +11,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkResponseType, parseAuthorizationRequest, redirectWith, resolveClientAndRedirect } from '../../engine/authorize.js';
 import { isProviderError, invalid } from '../../engine/errors.js';
-import { loginPath } from '../oidc/authorize.js';
-import { SSO_COOKIE, readCookie } from '../oidc/cookies.js';
+import { authorizeRedirect, echoedState } from '../oidc/authorize.js';
 import { ssoRedirectError, toSsoWire } from './errors.js';
 import { bothSlashes, sendSsoError, type SsoContext } from './http.js';
 import { ssoParams } from './params.js';
@@ -37,13 +36,10 @@ export function ssoAuthorizeRoutes(app: FastifyInstance, sso: SsoContext): void 
       if (isProviderError(err)) return sendSsoError(reply, toSsoWire(err, 'authorize'));
       throw err;
     }
-    const state = params.state !== undefined && params.state.length <= 2048 ? params.state : undefined;
+    const state = echoedState(params);
     try {
       const request = parseAuthorizationRequest(target.client, target, profile, params);
-      const decision = await engine.authorizeDecision(request, readCookie(req.headers.cookie, SSO_COOKIE));
-      if (decision.action === 'issue') return reply.redirect(await engine.issueCode(request, decision.session), 302);
-      const ix = await engine.beginLogin(request);
-      return reply.redirect(loginPath(ctx, ix.id), 302);
+      return reply.redirect(await authorizeRedirect(ctx, req, request), 302);
     } catch (err) {
       if (!isProviderError(err)) throw err;
       return reply.redirect(redirectWith(target.redirectUri, { ...ssoRedirectError(err), state }), 302);
