@@ -3,14 +3,15 @@
  * reaches the store: the gateway seals each session with the secret carried in its cookie.
  * Output: base64url(iv(12) | tag(16) | ciphertext).
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { randomBuffer } from './secrets.js';
 
 export function deriveKey(secret: string, info: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32));
 }
 
 export function seal(plaintext: string, key: Buffer, aad = ''): string {
-  const iv = randomBytes(12);
+  const iv = randomBuffer(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   if (aad) cipher.setAAD(Buffer.from(aad));
   const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);

@@ -5,7 +5,8 @@
  * Redis (goal ≤ 3 KB); inflating ~1.5 KB costs microseconds on the hot path. seal.ts takes text,
  * this takes the deflated bytes.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { randomBuffer } from '../../crypto/secrets.js';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 
 /** Far above any real session: a tampered box cannot make inflate allocate without bound. */
@@ -33,7 +34,7 @@ export function sealHeader(box: string): string {
 }
 
 export function sealJson(value: unknown, key: Buffer, aad: string): string {
-  const iv = randomBytes(12);
+  const iv = randomBuffer(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad));
   const ct = Buffer.concat([cipher.update(deflateRawSync(JSON.stringify(value))), cipher.final()]);

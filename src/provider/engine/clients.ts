@@ -3,7 +3,7 @@
  * compared in constant time; the token path costs one hash per request and never a password KDF
  * (client secrets are high-entropy, >= 16 chars by config validation).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { ClientConfig } from '../../config/schema.js';
 import { ProviderError } from './errors.js';
 
@@ -36,7 +36,7 @@ export interface ClientCredentials {
   method: ClientAuthMethod;
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+const digest = (s: string) => hash('sha256', s, 'buffer');
 /** Compared against when the client is unknown or public, so timing does not tell them apart. */
 const DUMMY_DIGEST = digest('menshen: no such client');
 

@@ -4,7 +4,6 @@
  * secret, so a store dump cannot be replayed as a cookie. `sid` is the OIDC `sid` claim
  * (Front/Back-Channel Logout), and `ssoc:{sid}` lists the clients signed in under the session.
  */
-import { randomBytes } from 'node:crypto';
 import type { KvStore } from '../../store/store.js';
 import { epochSeconds, type Clock } from '../../clock.js';
 import { hashHandle, randomHandle, safeEqual } from '../../crypto/secrets.js';
@@ -50,7 +49,7 @@ export class SsoSessions {
   /** Starts a session; returns it and the cookie value the browser keeps. */
   async create(userId: string, amr: readonly string[]): Promise<{ session: SsoSession; cookie: string }> {
     const now = epochSeconds(this.clock);
-    const sid = randomBytes(16).toString('base64url');
+    const sid = randomHandle(16);
     const secret = randomHandle();
     const session: SsoSession = { sid, userId, authTime: now, exp: now + this.ttlSeconds, amr: [...amr] };
     const stored: Stored = { ...session, h: hashHandle(secret) };
