@@ -1,6 +1,7 @@
 /**
  * Codes and refresh families over raw HTTP: one-time codes (a replay revokes what the first
- * exchange issued), PKCE (S256 on CIAM, SM3 or S256 on EIAM), redirect_uri rules, rotation with
+ * exchange issued), PKCE (S256 on CIAM, SM3 or S256 on EIAM, checked again at the token endpoint that
+ * redeems the code), redirect_uri rules, rotation with
  * reuse detection, lifetimes on the injected clock.
  */
 import t from 'tap';
@@ -108,6 +109,17 @@ t.test('authorization codes', async (t) => {
     t.equal(mismatch.text, '{"error":"invalid_request","error_description":"invalid redirect_uri"}');
     const ciamSm3 = await fetch(authorizeUrl(f, { client_id: 'spa', redirect_uri: CB, response_type: 'code', scope: 'openid', code_challenge: sm3(VERIFIER, 'base64url'), code_challenge_method: 'SM3' }), { redirect: 'manual' });
     t.equal(new URL(ciamSm3.headers.get('location')!).searchParams.get('error'), 'invalid_request', 'CIAM accepts S256 only');
+  });
+
+  t.test("a code's PKCE method must be one the redeeming token endpoint accepts (§5.2: CIAM S256 only)", async (t) => {
+    const legacy = { client_id: 'legacy', client_secret: LEGACY_SECRET };
+    const sm3Code = await codeFor(f, { client_id: 'legacy', redirect_uri: CB, code_challenge: sm3(VERIFIER, 'base64url'), code_challenge_method: 'SM3' }, '/auth/oauth2/authorize');
+    const atCiam = await token(f, { grant_type: 'authorization_code', ...legacy, code: sm3Code, redirect_uri: CB, code_verifier: VERIFIER });
+    t.equal(atCiam.status, 400, 'an EIAM SM3 code with the right verifier is refused at /oauth2/token');
+    t.same(atCiam.json, { error: 'invalid_grant', error_description: 'invalid code_verifier' });
+    const s256Code = await codeFor(f, { client_id: 'legacy', redirect_uri: CB, code_challenge: s256(VERIFIER), code_challenge_method: 'S256' }, '/auth/oauth2/authorize');
+    const s256AtCiam = await token(f, { grant_type: 'authorization_code', ...legacy, code: s256Code, redirect_uri: CB, code_verifier: VERIFIER });
+    t.equal(s256AtCiam.status, 200, 'an EIAM S256 code still redeems at CIAM (codes are shared between the families)');
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6, protocols.md T2 a/b).
  * The code is taken once; redirect_uri must match the authorize request's (EIAM: only when it was
- * sent there); PKCE is verified when a challenge was registered, and a verifier without a challenge
+ * sent there); PKCE is verified when a challenge was registered, with a method this token endpoint
+ * accepts (§5.2: CIAM S256 only, so an EIAM SM3 code is refused there), and a verifier without a challenge
  * is refused (downgrade protection, OAuth 2.1 §4.1.3). A code whose SSO session ended (logout)
  * is refused.
  */
@@ -30,8 +31,16 @@ export const authorizationCodeGrant: Grant = {
       throw new ProviderError('redirect_uri_mismatch', 'invalid redirect_uri', { param: 'redirect_uri' });
     }
 
-    if (record.pkce) verifyPkce(record.pkce.challenge, record.pkce.method, params.code_verifier);
-    else if (params.code_verifier !== undefined)
+    if (record.pkce) {
+      // The method is the code's, but the rules are the token endpoint's: a code issued through EIAM
+      // with SM3 does not verify at CIAM's token endpoint, which accepts S256 only (protocols.md §5.2).
+      if (!profile.pkceMethods.includes(record.pkce.method))
+        throw new ProviderError('invalid_code_verifier', 'code_challenge_method not accepted at this token endpoint', {
+          param: 'code_verifier',
+          cause: `code issued with ${record.pkce.method} PKCE; this token endpoint accepts ${profile.pkceMethods.join(', ')}`,
+        });
+      verifyPkce(record.pkce.challenge, record.pkce.method, params.code_verifier);
+    } else if (params.code_verifier !== undefined)
       throw new ProviderError('invalid_code_verifier', 'code_verifier without a code_challenge', { param: 'code_verifier' });
     else if (!clientAuthenticated)
       // A secretless exchange is only acceptable with PKCE (public clients always registered one).
