@@ -8,7 +8,8 @@
  *   401  no session (JSON body)
  *   403  signed in, not allowed; or the forwarded URI has no route (or is the gateway's own);
  *        or X-Forwarded-* / X-Original-URI came from a peer server.trustProxy does not trust
- *   400  an X-Forwarded-Uri that cannot be normalized (never a 2xx: Authelia GHSA-68wm-pfjf-wqp6)
+ *   400  an X-Forwarded-Uri that cannot be normalized (never a 2xx: Authelia GHSA-68wm-pfjf-wqp6);
+ *        X-Forwarded-Uri, X-Original-URI, X-Original-URL (and its host vs X-Forwarded-Host) disagreeing
  *   503  the session store or the issuer is down (fail closed)
  *
  * Which route: X-Forwarded-Host (its last entry, trust.ts) and X-Forwarded-Uri name the request
@@ -32,6 +33,7 @@ import type { Gateway } from './gateway.js';
 import { authorizeQuery } from './policy.js';
 import { admit, routeIdentityHeaders } from './access.js';
 import { resolveRoute, type Resolved } from './resolve.js';
+import { normalizeHost } from './routes.js';
 import { AccessDenied, BadRequest, LoginRequired, NotFound, isBrowserRequest, sendGatewayError } from './errors.js';
 import type { Authenticated } from './authenticate.js';
 
@@ -45,25 +47,56 @@ function carriesForwardedRequest(headers: FastifyRequest['headers']): boolean {
   return Object.keys(headers).some((name) => name.startsWith('x-forwarded-') || name === 'x-original-uri' || name === 'x-original-url');
 }
 
+/** The path-and-query of an absolute URL exactly as sent (no normalization: resolve.ts does that). */
+function rawPathOf(url: string): string {
+  const authorityAndRest = url.slice(url.indexOf('//') + 2);
+  const at = authorityAndRest.search(/[/?#]/);
+  if (at === -1) return '/';
+  const rest = authorityAndRest.slice(at);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
 /**
  * What the proxy asks about, from a trusted proxy only: Traefik sends X-Forwarded-Uri (+ -Host);
  * nginx `auth_request` setups send X-Original-URI (a path) or X-Original-URL (an absolute URL,
- * ingress-nginx's default, whose host then names the route's host unless X-Forwarded-Host is set).
+ * ingress-nginx's default, whose host names the route's host).
+ *
+ * A proxy overwrites the headers it sets and relays the client's others: ingress-nginx sets
+ * X-Original-URL but passes a client's X-Forwarded-Uri and X-Forwarded-Host through; Traefik the
+ * reverse. Preferring any one of them lets a client pick the route that decides (a public path's,
+ * another host's: oauth2-proxy GHSA-7x63-xv5r-3p2x). So every one present must name the same
+ * request, or the check is refused (400, never a 2xx).
  */
-function originalRequest(req: FastifyRequest): { uri: string; host?: string } | undefined {
-  const fwd = header(req, 'x-forwarded-uri') ?? header(req, 'x-original-uri');
-  if (fwd !== undefined) return { uri: fwd };
+function originalRequest(req: FastifyRequest, forwardedHost: string | undefined): { uri: string; host?: string } | undefined {
+  const uris: Array<[string, string]> = [];
+  const forwardedUri = header(req, 'x-forwarded-uri');
+  if (forwardedUri !== undefined) uris.push(['X-Forwarded-Uri', forwardedUri]);
+  const originalUri = header(req, 'x-original-uri');
+  if (originalUri !== undefined) uris.push(['X-Original-URI', originalUri]);
+  let urlHost: string | undefined;
   const url = header(req, 'x-original-url');
-  if (url === undefined) return undefined;
-  if (url.startsWith('/')) return { uri: url };
-  try {
-    const u = new URL(url);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return { uri: url }; // refused as a path below
-    const raw = url.slice(url.indexOf(u.host) + u.host.length) || '/';
-    return header(req, 'x-forwarded-host') !== undefined ? { uri: raw } : { uri: raw, host: u.host };
-  } catch {
-    return { uri: url }; // not a URL: normalization refuses it (400), never a 2xx
+  if (url !== undefined) {
+    let path = url; // not an http(s) URL: refused as a path by normalization (400)
+    if (!url.startsWith('/')) {
+      try {
+        const u = new URL(url);
+        if (u.protocol === 'http:' || u.protocol === 'https:') {
+          path = rawPathOf(url);
+          urlHost = u.host;
+        }
+      } catch {
+        // not a URL: normalization refuses it (400), never a 2xx
+      }
+    }
+    uris.push(['X-Original-URL', path]);
   }
+  if (uris.length === 0) return undefined;
+  const [first] = uris;
+  const other = uris.find(([, v]) => v !== first![1]);
+  if (other) throw new BadRequest(`${first![0]} and ${other[0]} name different requests`);
+  if (urlHost !== undefined && forwardedHost !== undefined && normalizeHost(urlHost) !== normalizeHost(forwardedHost))
+    throw new BadRequest('X-Original-URL and X-Forwarded-Host name different hosts');
+  return urlHost !== undefined ? { uri: first![1], host: urlHost } : { uri: first![1] };
 }
 
 export function forwardAuthHandler(gw: Gateway) {
@@ -71,14 +104,16 @@ export function forwardAuthHandler(gw: Gateway) {
     reply.header('cache-control', 'no-store');
     const peer = req.socket.remoteAddress;
     const trusted = gw.trust.isTrusted(peer);
-    const original = trusted ? originalRequest(req) : undefined;
-    const forwardedUri = original?.uri;
-    const traefik = trusted && forwardedUri !== undefined && header(req, 'x-forwarded-method') !== undefined;
+    let forwardedUri: string | undefined;
+    let traefik = false;
     try {
       if (!trusted && carriesForwardedRequest(req.headers)) {
         req.log.warn({ peer }, 'forward-auth: X-Forwarded-* from a peer not in server.trustProxy: refused (403)');
         throw new AccessDenied('forwarded request headers from an untrusted proxy (see server.trustProxy)');
       }
+      const original = trusted ? originalRequest(req, gw.trust.forwarded(peer, req.headers['x-forwarded-host'])) : undefined;
+      forwardedUri = original?.uri;
+      traefik = trusted && forwardedUri !== undefined && header(req, 'x-forwarded-method') !== undefined;
       let resolved: Resolved | null = null;
       if (forwardedUri !== undefined) {
         try {

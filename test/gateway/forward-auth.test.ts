@@ -68,6 +68,32 @@ t.test('forward-auth behind a trusted proxy: routes by X-Forwarded-Host/-Uri', a
   t.equal(forbidden.status, 403, '403 for browsers too');
 });
 
+t.test('every header naming the checked request must agree (a proxy relays the ones it does not set)', async (t) => {
+  // ingress-nginx sets X-Original-URL on its auth subrequest but passes a client's own
+  // X-Forwarded-Uri / X-Forwarded-Host through: preferring those made /staff/x look like /open/x.
+  const stack = await startStack(t, { server: '  trustProxy: ["127.0.0.1"]' });
+  const alice = await signIn(stack, 'alice');
+  const bob = await signIn(stack, 'bob');
+  const host = new URL(stack.base).host;
+  const staffUrl = `http://${host}/staff/x?y=1`;
+
+  const asPublic = await auth(stack, { cookie: bob, 'x-original-url': staffUrl, 'x-forwarded-uri': '/open/x' });
+  t.equal(asPublic.status, 400, "a client's X-Forwarded-Uri naming an auth: none route: refused, not 200");
+  t.match(JSON.parse(asPublic.body).error_description, /X-Forwarded-Uri and X-Original-URL name different requests/);
+  t.equal((await auth(stack, { 'x-original-url': `http://${host}/app/x`, 'x-forwarded-uri': '/app/public/logo.png' })).status, 400, 'nor a public path, without a session');
+  t.equal((await auth(stack, { cookie: bob, 'x-original-uri': '/staff/x', 'x-forwarded-uri': '/open/x' })).status, 400, 'X-Original-URI against X-Forwarded-Uri');
+  const otherHost = await auth(stack, { cookie: bob, 'x-original-url': staffUrl, 'x-forwarded-host': 'elsewhere.example' });
+  t.equal(otherHost.status, 400, "a client's X-Forwarded-Host naming another host: refused");
+  t.match(JSON.parse(otherHost.body).error_description, /different hosts/);
+
+  // The documented nginx setup sends all three, consistently ($http_host may differ in case).
+  const consistent = { 'x-original-url': `http://${host.toUpperCase()}/staff/x?y=1`, 'x-forwarded-uri': '/staff/x?y=1', 'x-forwarded-host': host };
+  t.equal((await auth(stack, { cookie: alice, ...consistent })).status, 200, 'agreeing headers: the route decides (alice is staff)');
+  t.equal((await auth(stack, { cookie: bob, ...consistent })).status, 403, 'and bob is refused');
+  t.equal((await auth(stack, { cookie: bob, 'x-original-url': `http://${host.toUpperCase()}/staff/x` })).status, 403, 'a mixed-case host in X-Original-URL: its path is still /staff/x');
+  t.equal((await auth(stack, { 'x-original-url': `http://${host.toUpperCase()}/open/x` })).status, 200);
+});
+
 t.test('Traefik (trusted, X-Forwarded-Method) gets a login redirect for browser navigations', async (t) => {
   const stack = await startStack(t, { server: '  trustProxy: ["127.0.0.1"]' });
   const host = new URL(stack.base).host;
