@@ -144,10 +144,11 @@ t.test('EIAM implicit flow', async (t) => {
     const eiam = (await (await fetch(`${f.issuer}/auth/.well-known/openid-configuration`)).json()) as Record<string, string[]>;
     t.same(eiam.response_types_supported, ['code', 'token']);
     t.same(eiam.response_modes_supported, ['query', 'fragment']);
-    t.notOk(eiam.grant_types_supported!.includes('implicit'), 'not a token endpoint grant');
+    t.ok(eiam.grant_types_supported!.includes('implicit'), 'RFC 8414 §2: response_type token is the implicit grant (§5.12)');
     const ciam = (await (await fetch(`${f.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string[]>;
     t.same(ciam.response_types_supported, ['code']);
     t.same(ciam.response_modes_supported, ['query']);
+    t.notOk(ciam.grant_types_supported!.includes('implicit'), 'CIAM serves no implicit flow');
   });
 });
 

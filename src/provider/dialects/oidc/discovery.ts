@@ -1,7 +1,8 @@
 /**
  * Discovery (T5, OIDC Discovery 1.0, RFC 8414) and JWKS (T6), one document per family. Each
  * advertises that family's real URLs (never CIAM URLs on the EIAM document, §5.12), every grant the
- * engine actually serves (registry order; password and mfa_oob once registered), and the standard
+ * engine actually serves (registry order; password and mfa_oob once registered; `implicit` on EIAM when a
+ * client uses it), and the standard
  * members openid-client and the gateway use (userinfo, end_session, revocation, introspection,
  * PKCE methods, back-channel logout).
  */
@@ -31,7 +32,9 @@ export function discoveryDocument(ctx: DialectContext, family: Family): Record<s
     introspection_endpoint: u(family.paths.introspect),
     response_types_supported: implicit ? ['code', 'token'] : ['code'],
     response_modes_supported: implicit ? ['query', 'fragment'] : ['query'],
-    grant_types_supported: engine.grants.types(),
+    // RFC 8414 §2: `implicit` names the flow behind response_type=token even though it has no token
+    // endpoint grant; §5.12: list every grant the provider serves.
+    grant_types_supported: implicit ? [...engine.grants.types(), 'implicit'] : engine.grants.types(),
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: engine.keys.algs,
     token_endpoint_auth_methods_supported: authMethods,
