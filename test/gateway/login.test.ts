@@ -78,7 +78,8 @@ t.test('API and XHR requests get 401 JSON, never a redirect', async (t) => {
 });
 
 t.test('the callback refuses a state this browser did not start, and a replayed one', async (t) => {
-  const { base, browser } = await startStack(t);
+  const stack = await startStack(t);
+  const { base, browser } = stack;
   const start = await browser.request(`${base}/app/`);
   const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
 
@@ -87,12 +88,19 @@ t.test('the callback refuses a state this browser did not start, and a replayed 
   t.equal(foreign.status, 400, 'a browser without the login cookie cannot complete the login (login CSRF)');
   t.match(await foreign.text(), /another browser/);
 
-  const page = await browser.login(`${base}/app/`, 'alice');
+  // Sign in by hand to keep the login cookie as it was before the callback: a replay with it
+  // passes the cookie check, so only the one-time transaction can refuse it.
+  const form = await browser.navigate(`${base}/app/`);
+  const loginCookie = browser.cookie(base, 'menshen-login')!;
+  const page = await browser.submit(form.url, { login: 'alice' });
   t.equal(page.status, 200);
   const callbackUrl = browser.visited.find((u) => u.startsWith(`${base}/_menshen/callback`))!;
-  browser.setCookie(base, 'menshen-login', 'forged');
+  const codeGrants = stack.issuer.grants.authorization_code ?? 0;
+  browser.setCookie(base, 'menshen-login', loginCookie);
   const replay = await browser.request(callbackUrl);
-  t.equal(replay.status, 400, 'a used callback URL is refused');
+  t.equal(replay.status, 400, 'a used callback URL is refused, even with the login cookie that started it');
+  t.match(await replay.text(), /expired/, 'by the spent transaction');
+  t.equal(stack.issuer.grants.authorization_code ?? 0, codeGrants, 'and its code is not redeemed again');
 
   const garbage = await browser.request(`${base}/_menshen/callback`);
   t.equal(garbage.status, 400, 'no state at all');
