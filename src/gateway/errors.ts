@@ -170,6 +170,7 @@ export async function sendGatewayError(err: unknown, req: FastifyRequest, reply:
     return reply.code(500).send({ error: 'server_error', error_description: 'internal error' });
   }
   if (gwErr.status >= 500 && !(gwErr instanceof SessionStoreUnavailable)) req.log.warn({ err: gwErr.cause ?? gwErr }, gwErr.message);
+  else if (gwErr.status < 500 && gwErr.cause instanceof Error) req.log.info({ cause: gwErr.cause.message }, gwErr.message);
   if (gwErr.status === 503) reply.header('retry-after', '5');
   if (gwErr.status === 429) reply.header('retry-after', '60');
   reply.code(gwErr.status);

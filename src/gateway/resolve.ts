@@ -56,7 +56,8 @@ export function resolveRoute(table: RouteTable, reserved: ReservedPaths, host: s
   try {
     route = table.match(hostname, path);
   } catch (err) {
-    if (err instanceof AmbiguousRoute) throw new BadRequest(err.message);
+    // The answer does not name the routes (config detail for anonymous clients); the log does.
+    if (err instanceof AmbiguousRoute) throw new BadRequest("the path's spelling is ambiguous: as written and ignoring case or trailing dots it is under different routes", { cause: err });
     throw err;
   }
   if (!route) throw new NotFound('no route for this path');
