@@ -260,6 +260,10 @@ export const GatewaySchema = Type.Object(
           description: 'scopes the gateway asks for; offline_access gets a refresh token',
           default: ['openid', 'profile', 'email', 'offline_access'],
         }),
+        insecureAllowUnverifiedEmail: Bool(
+          'take the email claim even when the issuer does not mark it verified (email_verified true or "true"); off: an unverified email is absent from the identity: no X-Auth-Request-Email / X-Forwarded-Email, no {email} template, no allowed_emails / allowed_email_domains or claims match. Only for an issuer where nobody can choose an address they do not own',
+          false,
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -23,7 +23,7 @@ import { InvalidBearerToken, IssuerUnavailable } from './errors.js';
 import type { RelyingParty } from './rp.js';
 import type { GatewayCookies } from './session/cookies.js';
 import type { Refresher } from './session/refresh.js';
-import { identityClaims, identityFromClaims, type Session } from './session/session.js';
+import { identityClaims, identityFromClaims, type IdentityOptions, type Session } from './session/session.js';
 import type { SessionStore } from './session/store.js';
 
 export interface Authenticated {
@@ -49,6 +49,8 @@ export interface AuthenticatorDeps {
     /** Require `typ: at+jwt` (the built-in provider types every access token so). */
     requireAtJwt: boolean;
   };
+  /** How claims become an identity (unverified emails: gateway.oidc.insecureAllowUnverifiedEmail). */
+  identity: IdentityOptions;
   onBackgroundError(err: unknown): void;
 }
 
@@ -87,7 +89,7 @@ export class Authenticator {
       if (session) {
         this.deps.sessions.touch(session).catch(this.deps.onBackgroundError);
         return {
-          identity: identityFromClaims(session.data.claims),
+          identity: identityFromClaims(session.data.claims, this.deps.identity),
           cacheKey: session.id,
           ...(session.data.at ? { accessToken: session.data.at } : {}),
           session,
@@ -99,7 +101,7 @@ export class Authenticator {
     const token = this.bearerOn ? bearerToken(headers.authorization) : null;
     if (token) {
       const claims = await this.verifyBearer(token);
-      return { identity: identityFromClaims(identityClaims(claims)), cacheKey: `b:${hashHandle(token)}`, accessToken: token, via: 'bearer' };
+      return { identity: identityFromClaims(identityClaims(claims), this.deps.identity), cacheKey: `b:${hashHandle(token)}`, accessToken: token, via: 'bearer' };
     }
     return null;
   }

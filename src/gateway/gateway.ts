@@ -86,6 +86,7 @@ export function buildGateway(app: FastifyInstance): Gateway {
       audiences: [...config.bearer.audiences, ...(config.bearer.acceptGatewayAudience ? [config.oidc.clientId] : [])],
       requireAtJwt: builtIn,
     },
+    identity: { allowUnverifiedEmail: config.oidc.insecureAllowUnverifiedEmail },
     onBackgroundError: (err) => {
       app.log.warn({ err: (err as Error).message }, 'sliding the session idle window failed');
     },

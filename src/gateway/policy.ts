@@ -19,6 +19,7 @@ import type { RouteConfig } from '../config/schema.js';
 export interface Identity {
   sub: string;
   preferred_username?: string;
+  /** Only an email the issuer marked verified (session.ts identityFromClaims), unless configured otherwise. */
   email?: string;
   groups?: string[];
   claims: Record<string, unknown>;
@@ -109,7 +110,8 @@ function domainAllowed(domain: string, pattern: string): boolean {
  * - allowed_groups: one of the identity's groups (exact);
  * - allowed_emails: the email, local part exact and domain case-insensitive;
  * - allowed_email_domains: the email's domain exactly, or a subdomain for '*.example.com'.
- * An email constraint never admits an email that is absent or malformed (no or several '@').
+ * An email constraint never admits an email that is absent or malformed (no or several '@'); an
+ * unverified email is absent (identityFromClaims drops it unless insecureAllowUnverifiedEmail).
  */
 export function authorizeQuery(query: URLSearchParams, id: Identity): Decision {
   const groups = listParam(query, 'allowed_groups');

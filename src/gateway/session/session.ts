@@ -51,27 +51,63 @@ function groupsOf(v: unknown): string[] | undefined {
 }
 
 /**
- * Identities already derived, by claims object. A session served from the unsealed cache keeps its
- * claims object from request to request (store.ts), so its identity, and what access.ts and
- * assertion.ts derive from that identity, is built once. Claims objects are never changed once
- * parsed (a refresh replaces the whole object), and the identity is frozen, so sharing is safe.
+ * Whether the issuer says the email address is verified: `email_verified` true, or the string
+ * "true" that some IdPs send (OIDC Core §5.1 defines a boolean). Anything else, absence included,
+ * is unverified.
  */
-const identities = new WeakMap<Record<string, unknown>, Identity>();
+export function emailVerified(claims: Record<string, unknown>): boolean {
+  const v = claims.email_verified;
+  return v === true || v === 'true';
+}
 
-/** The identity of a claims set: one frozen object per claims object. */
-export function identityFromClaims(claims: Record<string, unknown>): Identity {
-  const known = identities.get(claims);
+/** How identities are derived from claims (gateway config, fixed at start). */
+export interface IdentityOptions {
+  /**
+   * gateway.oidc.insecureAllowUnverifiedEmail: take `email` without `email_verified`. Off: an
+   * unverified email is absent from the identity (policy, headers, templates, assertion, claims).
+   */
+  allowUnverifiedEmail: boolean;
+}
+
+const VERIFIED_ONLY: IdentityOptions = Object.freeze({ allowUnverifiedEmail: false });
+
+/**
+ * Identities already derived, by claims object, one map per email setting. A session served from
+ * the unsealed cache keeps its claims object from request to request (store.ts), so its identity,
+ * and what access.ts and assertion.ts derive from that identity, is built once. Claims objects are
+ * never changed once parsed (a refresh replaces the whole object), and the identity is frozen, so
+ * sharing is safe.
+ */
+const identitiesVerifiedOnly = new WeakMap<Record<string, unknown>, Identity>();
+const identitiesAnyEmail = new WeakMap<Record<string, unknown>, Identity>();
+
+/**
+ * The identity of a claims set: one frozen object per claims object and setting. An `email` the
+ * issuer does not mark verified (emailVerified) is dropped, from `email` and from `claims` alike,
+ * unless opts.allowUnverifiedEmail: an issuer that lets anyone register could otherwise hand out
+ * victim@corp.com to whoever claims it, and email policy and headers would trust it (oauth2-proxy
+ * refuses unverified emails by default too).
+ */
+export function identityFromClaims(claims: Record<string, unknown>, opts: IdentityOptions = VERIFIED_ONLY): Identity {
+  const cache = opts.allowUnverifiedEmail ? identitiesAnyEmail : identitiesVerifiedOnly;
+  const known = cache.get(claims);
   if (known) return known;
+  const trustEmail = opts.allowUnverifiedEmail || emailVerified(claims);
+  let visible = claims;
+  if (!trustEmail && Object.hasOwn(claims, 'email')) {
+    const { email: _unverified, ...rest } = claims;
+    visible = rest;
+  }
   const groups = groupsOf(claims.groups);
   const preferred = str(claims.preferred_username);
-  const email = str(claims.email);
+  const email = trustEmail ? str(claims.email) : undefined;
   const identity: Identity = Object.freeze({
     sub: String(claims.sub),
     ...(preferred !== undefined ? { preferred_username: preferred } : {}),
     ...(email !== undefined ? { email } : {}),
     ...(groups !== undefined ? { groups: Object.freeze(groups) as string[] } : {}),
-    claims,
+    claims: visible,
   });
-  identities.set(claims, identity);
+  cache.set(claims, identity);
   return identity;
 }

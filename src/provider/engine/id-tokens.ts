@@ -1,7 +1,8 @@
 /**
  * ID tokens (OIDC Core §2, §3.1.3.6): iss, sub, aud, azp, exp, iat, jti, auth_time, nonce (only
  * from an authorization request), sid (provider SSO session), at_hash, amr, plus the user claims
- * the scopes release (scopes.ts). Logout tokens for Back-Channel Logout 1.0 §2.4 live here too.
+ * the scopes release (scopes.ts), and `email_verified` beside a released `email` (see
+ * idTokenUserClaims). Logout tokens for Back-Channel Logout 1.0 §2.4 live here too.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { JWTPayload } from 'jose';
@@ -42,6 +43,20 @@ export function isIdTokenPayload(p: JWTPayload): boolean {
 }
 const LOGOUT_TOKEN_TTL = 120;
 
+/**
+ * The user claims of an id token: the scopes' claims plus `email_verified: true` whenever `email`
+ * is released (OIDC Core §5.1). The directory has no per-user verification flag because no user
+ * can set an address: emails come only from provider.users (the operator's config) and the
+ * OneAccess management API (management clients), so every address the provider releases is one it
+ * vouches for. Relying parties that require a verified email (the gateway does by default) need
+ * the claim. Userinfo keeps the platforms' documented shapes (protocols.md T4) unchanged.
+ */
+function idTokenUserClaims(user: User, scope: readonly string[]): Record<string, unknown> {
+  const claims: Record<string, unknown> = userClaims(user, scope);
+  if (typeof claims.email === 'string') claims.email_verified = true;
+  return claims;
+}
+
 export class IdTokens {
   constructor(
     private readonly keys: KeyStore,
@@ -70,7 +85,7 @@ export class IdTokens {
       ...(i.sid !== undefined ? { sid: i.sid } : {}),
       ...(i.amr?.length ? { amr: [...i.amr] } : {}),
       ...(i.accessToken !== undefined ? { at_hash: this.atHash(i.accessToken) } : {}),
-      ...userClaims(i.user, i.scope),
+      ...idTokenUserClaims(i.user, i.scope),
     });
   }
 

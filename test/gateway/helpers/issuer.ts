@@ -18,6 +18,8 @@ import { freePort } from '../../helpers/redis-server.js';
 export interface TestUser {
   username: string;
   email?: string;
+  /** The email_verified claim sent with email; default true. 'omit' sends no email_verified at all. */
+  emailVerified?: boolean | string | 'omit';
   groups?: string[];
   name?: string;
 }
@@ -105,7 +107,7 @@ export async function startIssuer(t: Teardownable, opts: IssuerOptions): Promise
     ],
     jwks: { keys: [privateJwk] },
     cookies: { keys: ['test-issuer-cookie-key-0123456789'] },
-    claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'], groups: ['groups'] },
+    claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email', 'email_verified'], groups: ['groups'] },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
     // The gateway reads identity from the id token: put the scopes' claims there too.
     conformIdTokenClaims: false,
@@ -136,6 +138,7 @@ export async function startIssuer(t: Teardownable, opts: IssuerOptions): Promise
           preferred_username: u.username,
           ...(u.name ? { name: u.name } : {}),
           ...(u.email ? { email: u.email } : {}),
+          ...(u.email && u.emailVerified !== 'omit' ? { email_verified: u.emailVerified ?? true } : {}),
           ...(u.groups ? { groups: u.groups } : {}),
         }),
       };

@@ -64,6 +64,8 @@ export interface GatewayYamlOptions {
   server?: string;
   /** Extra YAML under `gateway:` (indented 2 spaces). */
   gateway?: string;
+  /** Extra YAML under `gateway.oidc:` (indented 4 spaces). */
+  oidc?: string;
   refreshBefore?: number;
   /** gateway.session.secret; default COOKIE_SECRET. */
   sessionSecret?: string | string[];
@@ -84,6 +86,7 @@ gateway:
     clientId: ${o.issuer.clientId}
     clientSecret: ${o.issuer.clientSecret}
     scopes: [openid, profile, email, groups, offline_access]
+${o.oidc ?? ''}
   session:
     secret: ${JSON.stringify(o.sessionSecret ?? COOKIE_SECRET)}
     refreshBefore: ${o.refreshBefore ?? 60}
