@@ -2,7 +2,8 @@
  * RFC 8693 token exchange at both token endpoints over raw HTTP, on the suite's Redis: the §2.2.1
  * body, audience and scope of the issued token, the subject token types (our access tokens, JWT
  * and opaque, and our id tokens), every refusal with its exact body (EIAM's `suject_token` typos
- * included), revocation, expiry and logout of the subject, and discovery.
+ * included), revocation, rotation, expiry and logout of the subject (an id token dies with the
+ * access token issued with it), and discovery.
  */
 import t from 'tap';
 import { decodeJwt } from 'jose';
@@ -164,9 +165,38 @@ t.test('token exchange (RFC 8693)', async (t) => {
     f.clock.advance(301_000);
     const r = await exchange({ ...api, subject_token: subject.access_token, subject_token_type: AT });
     t.equal(r.text, '{"error":"invalid_request","error_description":"invalid subject_token"}', 'access token past its 300 s');
-    t.equal((await exchange({ ...api, subject_token: subject.id_token, subject_token_type: IDT })).status, 200, 'the id token lives an hour');
-    f.clock.advance(3_300_000);
-    t.equal((await exchange({ ...api, subject_token: subject.id_token, subject_token_type: IDT })).json!.error, 'invalid_request', 'id token past its hour');
+    const id = await exchange({ ...api, subject_token: subject.id_token, subject_token_type: IDT });
+    t.equal(id.text, '{"error":"invalid_request","error_description":"invalid subject_token"}', 'the id token exchanges no longer than its access token lives');
+  });
+
+  t.test('an id token dies with its grant: refresh revoked or rotated, access token revoked (T2 c, RFC 7009 §2.1)', async (t) => {
+    const dead = '{"error":"invalid_request","error_description":"invalid subject_token"}';
+    const viaId = (s: { id_token: string }, path?: string) => exchange({ ...api, subject_token: s.id_token, subject_token_type: IDT }, path);
+
+    const revoked = await aliceTokens();
+    t.equal(decodeJwt(revoked.id_token).sid, undefined, 'a password-grant id token names no SSO session');
+    t.equal((await viaId(revoked)).status, 200, 'live before');
+    const rr = await fetch(`${f.issuer}/oauth2/revoke`, form({ client_id: 'web', client_secret: WEB_SECRET, token: revoked.refresh_token }));
+    t.equal(rr.status, 200);
+    t.equal((await viaId(revoked)).text, dead, 'refresh token revoked: its id token no longer exchanges');
+    t.equal((await viaId(revoked, EIAM_TOKEN)).text, dead, 'at the EIAM token endpoint neither');
+
+    const rotated = await aliceTokens();
+    const refreshed = await token(f, { grant_type: 'refresh_token', client_id: 'web', client_secret: WEB_SECRET, refresh_token: rotated.refresh_token });
+    t.equal(refreshed.status, 200);
+    t.equal((await viaId(rotated)).text, dead, 'rotated out: the old id token is invalidated with the old access and refresh tokens');
+    t.equal((await viaId(refreshed.json as { id_token: string })).status, 200, 'its successor works');
+
+    const accessRevoked = await aliceTokens();
+    const ar = await fetch(`${f.issuer}/oauth2/revoke`, form({ client_id: 'web', client_secret: WEB_SECRET, token: accessRevoked.access_token }));
+    t.equal(ar.status, 200);
+    t.equal((await viaId(accessRevoked)).text, dead, 'the access token issued with it revoked');
+
+    // One of ours without the access token binding (signed by the provider's key, e.g. before it existed) fails closed.
+    const { at_key: atKey, ...claims } = decodeJwt(refreshed.json!.id_token as string);
+    t.type(atKey, 'string', 'id tokens name their access token');
+    const unbound = await f.app.menshenProvider.engine.keys.sign(claims);
+    t.equal((await exchange({ ...api, subject_token: unbound, subject_token_type: IDT })).text, dead, 'no at_key: refused');
   });
 
   t.test('logout: the session\'s id token stops exchanging, the exchanged token is revoked with it', async (t) => {

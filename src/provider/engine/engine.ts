@@ -214,6 +214,7 @@ export class Engine {
             user: r.user,
             scope: r.scope,
             accessToken: access.token,
+            accessKey: access.key,
             ...(r.authTime !== undefined ? { authTime: r.authTime } : {}),
             ...(r.nonce !== undefined ? { nonce: r.nonce } : {}),
             ...(r.sid !== undefined ? { sid: r.sid } : {}),

@@ -1,6 +1,7 @@
 /**
  * ID tokens (OIDC Core §2, §3.1.3.6): iss, sub, aud, azp, exp, iat, jti, auth_time, nonce (only
- * from an authorization request), sid (provider SSO session), at_hash, amr, plus the user claims
+ * from an authorization request), sid (provider SSO session), at_hash, at_key (the store key of the
+ * access token issued with it, see IdTokenInput.accessKey), amr, plus the user claims
  * the scopes release (scopes.ts), and `email_verified` beside a released `email` (see
  * idTokenUserClaims). Logout tokens for Back-Channel Logout 1.0 §2.4 live here too.
  */
@@ -21,7 +22,16 @@ export interface IdTokenInput {
   sid?: string;
   amr?: readonly string[];
   accessToken?: string;
+  /**
+   * The store key of the access token issued with this id token (access-tokens.ts: `j:{jti}` or
+   * `o:{sha256}`), carried as `at_key` so that token exchange accepts the id token only while that
+   * access token lives: a refresh rotation, a revocation or a logout ends both (protocols.md T2 c).
+   */
+  accessKey?: string;
 }
+
+/** The id token claim naming the store key of the access token issued with it (IdTokenInput.accessKey). */
+export const ACCESS_KEY_CLAIM = 'at_key';
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
@@ -85,6 +95,7 @@ export class IdTokens {
       ...(i.sid !== undefined ? { sid: i.sid } : {}),
       ...(i.amr?.length ? { amr: [...i.amr] } : {}),
       ...(i.accessToken !== undefined ? { at_hash: this.atHash(i.accessToken) } : {}),
+      ...(i.accessKey !== undefined ? { [ACCESS_KEY_CLAIM]: i.accessKey } : {}),
       ...idTokenUserClaims(i.user, i.scope),
     });
   }

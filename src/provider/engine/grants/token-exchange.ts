@@ -12,16 +12,20 @@
  *                                revocation-aware validation: revoked, rotated-out, logged-out and
  *                                expired tokens fail, as does a client token or a disabled user.
  *   ...:token-type:id_token      our id token, verified with our keys and issuers on the injected
- *                                clock; one that names an SSO session (`sid`) dies with it.
+ *                                clock, and only while the access token issued with it (its
+ *                                `at_key` claim) is live: a refresh rotation, a revocation of the
+ *                                refresh or access token, a logout or the access token's expiry end
+ *                                it (T2 c: rotation invalidates the old id_token too; RFC 7009 §2.1).
+ *                                One that names an SSO session (`sid`) also dies with it.
  *
  * Errors: missing subject_token / subject_token_type -> invalid_request (EIAM spells them
  * `suject_token`, 1442/62558; the dialect keeps the typo); an unsupported token type -> invalid_request;
- * a subject token that is not live -> `invalid_subject_token` (the dialect's invalid_grant).
+ * a subject token that is not live -> `invalid_subject_token` (the dialect's invalid_request, RFC 8693 §2.2.2).
  */
 import type { JWTPayload } from 'jose';
 import type { User } from '../directory.js';
 import { ProviderError, invalid, missing } from '../errors.js';
-import { isIdTokenPayload } from '../id-tokens.js';
+import { ACCESS_KEY_CLAIM, isIdTokenPayload } from '../id-tokens.js';
 import { grantableScopes, parseScope } from '../scopes.js';
 import type { Engine } from '../engine.js';
 import type { Grant } from './grant.js';
@@ -72,6 +76,14 @@ async function idTokenSubject(engine: Engine, token: string): Promise<Subject> {
   // typ JWT (verified above) and the claim shape: access, logout and /sso identity tokens are not id tokens.
   if (!isIdTokenPayload(payload)) throw dead('not an id token');
   const sub = payload.sub as string;
+  // The id token is one of a set with its access token (and refresh token): it exchanges only while
+  // that access token lives, so a rotation (which kills the previous access token), a revocation
+  // or a replayed code ends it too; a password-grant id token has no sid to catch any of these.
+  const atKey = payload[ACCESS_KEY_CLAIM];
+  if (typeof atKey !== 'string') throw dead('id token names no access token (at_key)');
+  const access = await engine.accessTokens.get(atKey);
+  if (!access || access.exp <= engine.nowSeconds() || access.uid !== sub || access.cid !== payload.aud)
+    throw dead('the access token issued with the id token is revoked, rotated out or expired');
   const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
   if (sid !== undefined) {
     // Logout ends the session; an id token of that login must not mint new access afterwards.
