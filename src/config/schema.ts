@@ -230,7 +230,10 @@ export const RouteSchema = Type.Object(
     allow: Type.Object(
       {
         groups: List(Type.String(), 'any of these groups'),
-        users: List(Type.String(), 'any of these sub or preferred_username values'),
+        users: List(
+          Type.String(),
+          'any of these sub values; preferred_username values too only when the issuer is the built-in provider (an external issuer may let users choose or change usernames: use allow.claims.preferred_username there if you trust it)',
+        ),
         claims: Type.Record(Type.String(), Type.Union([Type.String(), Type.Array(Type.String())]), {
           default: {},
           description: 'claim name -> required value (or any of a list)',

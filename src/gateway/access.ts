@@ -26,7 +26,7 @@ export async function admit(
     if (resolved.mode === 'required') throw new LoginRequired(returnPath(resolved));
     return null;
   }
-  const verdict = authorize(resolved.route.config.allow, who.identity);
+  const verdict = authorize(resolved.route.config.allow, who.identity, auth.policy);
   if (!verdict.allow) throw new AccessDenied(verdict.reason);
   return who;
 }

@@ -18,7 +18,7 @@
  */
 import { errors as joseErrors } from 'jose';
 import { hashHandle } from '../crypto/secrets.js';
-import type { Identity } from './policy.js';
+import type { Identity, PolicyOptions } from './policy.js';
 import { InvalidBearerToken, IssuerUnavailable } from './errors.js';
 import type { RelyingParty } from './rp.js';
 import type { GatewayCookies } from './session/cookies.js';
@@ -51,6 +51,8 @@ export interface AuthenticatorDeps {
   };
   /** How claims become an identity (unverified emails: gateway.oidc.insecureAllowUnverifiedEmail). */
   identity: IdentityOptions;
+  /** How the identities of this issuer are matched by route policy (allow.users and usernames). */
+  policy: PolicyOptions;
   onBackgroundError(err: unknown): void;
 }
 
@@ -74,10 +76,13 @@ function mediaTypeOf(typ: unknown): string | undefined {
 export class Authenticator {
   private readonly audiences: Set<string>;
   private readonly bearerOn: boolean;
+  /** Route policy options for the identities this authenticator returns (access.ts admit). */
+  readonly policy: PolicyOptions;
 
   constructor(private readonly deps: AuthenticatorDeps) {
     this.audiences = new Set(deps.bearer.audiences);
     this.bearerOn = deps.bearer.enabled && this.audiences.size > 0;
+    this.policy = deps.policy;
   }
 
   /** The caller's identity, or null when there is none (a lost or garbage cookie is "none", never an error). */

@@ -61,6 +61,14 @@ export function buildGateway(app: FastifyInstance): Gateway {
   const builtIn = usesBuiltInProvider(app);
 
   let table = compileRoutes(config.routes);
+  if (!builtIn) {
+    const withUsers = config.routes.filter((r) => r.allow.users.length > 0).map((r) => r.name);
+    if (withUsers.length > 0)
+      app.log.warn(
+        { routes: withUsers },
+        'allow.users matches only sub with an external issuer (usernames may be chosen or changed there); list sub values, or use allow.claims.preferred_username deliberately',
+      );
+  }
   const namesOf = (t: RouteTable) => [...new Set(t.routes.flatMap((r) => Object.keys(r.config.headers)))];
   let templateNames = namesOf(table);
   const cookies = new GatewayCookies({ cookieName: config.session.cookieName, secrets: config.session.secret, publicUrl });
@@ -87,6 +95,9 @@ export function buildGateway(app: FastifyInstance): Gateway {
       requireAtJwt: builtIn,
     },
     identity: { allowUnverifiedEmail: config.oidc.insecureAllowUnverifiedEmail },
+    // allow.users matches preferred_username only where usernames are the operator's: the
+    // built-in provider (unique, assigned in its directory). An external issuer: sub only.
+    policy: { usernames: builtIn },
     onBackgroundError: (err) => {
       app.log.warn({ err: (err as Error).message }, 'sliding the session idle window failed');
     },

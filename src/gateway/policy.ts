@@ -5,7 +5,12 @@
  * Route `allow` semantics (DESIGN §2, §4 "Policy"):
  * - an empty block (no users, no groups, no claims) admits any signed-in user;
  * - otherwise the user is admitted if ANY configured criterion holds:
- *     users:  `sub` or `preferred_username` equals an entry (exact, case-sensitive);
+ *     users:  `sub` equals an entry (exact, case-sensitive); `preferred_username` too only with
+ *             PolicyOptions.usernames (the gateway sets it when its issuer is the built-in
+ *             provider): OIDC Core §5.7 makes only iss+sub stable and unique, and an external
+ *             issuer may let users pick or change their username (someone renames themselves
+ *             'admin'). A username rule for an external issuer is an explicit
+ *             `claims: { preferred_username: ... }`;
  *     groups: one of the identity's groups equals an entry (exact, case-sensitive);
  *     claims: EVERY listed claim matches (the claims criterion is one criterion, an AND of its entries);
  * - a claim matches when its value (a string, or a number/boolean compared by its decimal/`true`/
@@ -59,15 +64,25 @@ function claimMatches(actual: unknown, wanted: string | readonly string[]): bool
   });
 }
 
+export interface PolicyOptions {
+  /**
+   * allow.users also matches `preferred_username`. Only for an issuer whose usernames are unique
+   * and assigned by the operator (menshen's built-in provider); off: `sub` alone.
+   */
+  usernames: boolean;
+}
+
+const SUB_ONLY: PolicyOptions = Object.freeze({ usernames: false });
+
 /** route allow: see the module comment for the exact semantics. */
-export function authorize(allow: RouteConfig['allow'], id: Identity): Decision {
+export function authorize(allow: RouteConfig['allow'], id: Identity, opts: PolicyOptions = SUB_ONLY): Decision {
   if (!id.sub) return deny('identity has no subject');
   const users = allow.users ?? [];
   const groups = allow.groups ?? [];
   const claims = Object.entries(allow.claims ?? {});
   if (users.length === 0 && groups.length === 0 && claims.length === 0) return ALLOW;
 
-  if (users.includes(id.sub) || (id.preferred_username !== undefined && users.includes(id.preferred_username))) return ALLOW;
+  if (users.includes(id.sub) || (opts.usernames && id.preferred_username !== undefined && users.includes(id.preferred_username))) return ALLOW;
   if ((id.groups ?? []).some((g) => groups.includes(g))) return ALLOW;
   if (claims.length > 0 && claims.every(([name, wanted]) => claimMatches(claimValue(id.claims, name), wanted))) return ALLOW;
   return deny('not in the allowed users, groups or claims of this route');

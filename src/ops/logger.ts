@@ -5,7 +5,11 @@
 import { createRequire } from 'node:module';
 import type { FastifyServerOptions } from 'fastify';
 
-/** Query/form parameter names whose values never reach a log line. */
+/**
+ * Query/form parameter names whose values never reach a log line, besides every name ending in
+ * `token`, `secret` or `password` (SECRET_SUFFIX). EIAM sends every token-endpoint parameter in the
+ * query string (protocols.md T0), RFC 8693's subject_token and actor_token included.
+ */
 export const SECRET_PARAMS = [
   'code',
   'state',
@@ -15,6 +19,8 @@ export const SECRET_PARAMS = [
   'refresh_token',
   'id_token',
   'id_token_hint',
+  'subject_token',
+  'actor_token',
   'client_secret',
   'password',
   'code_verifier',
@@ -44,11 +50,42 @@ export const REDACT_PATHS = [
   '*.secret',
 ];
 
-const SECRET_RE = new RegExp(`([?&](?:${SECRET_PARAMS.join('|')})=)[^&#]*`, 'gi');
+const SECRET_NAMES = new Set(SECRET_PARAMS);
+/** Names a credential hides behind that no list can enumerate (old_password, csrf_token, ...). */
+const SECRET_SUFFIX = /(?:token|secret|password)$/;
+/** A parameter name after `?` or `&`, up to its `=` (the value follows). */
+const PARAM_NAME = /[?&]([^&=#?]*)=/g;
+
+/** Whether a query parameter's value must be masked: the name as the server reads it, any case. */
+export function isSecretParam(rawName: string): boolean {
+  let name = rawName;
+  // Fastify decodes names (`subject%5Ftoken` is subject_token to the token endpoint): so do we.
+  if (/[%+]/.test(name)) {
+    try {
+      name = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      // malformed escapes: the raw name is what is checked
+    }
+  }
+  name = name.toLowerCase();
+  return SECRET_NAMES.has(name) || SECRET_SUFFIX.test(name);
+}
 
 /** The URL with every secret-bearing parameter value replaced by '***'. */
 export function sanitizeUrl(url: string): string {
-  return url.replace(SECRET_RE, '$1***');
+  let out = '';
+  let last = 0;
+  PARAM_NAME.lastIndex = 0;
+  for (let m = PARAM_NAME.exec(url); m; m = PARAM_NAME.exec(url)) {
+    if (!isSecretParam(m[1]!)) continue; // scanning goes on inside its value, as `?a=/cb?code=x` has a code
+    const start = m.index + m[0].length;
+    let end = start;
+    while (end < url.length && url[end] !== '&' && url[end] !== '#') end++;
+    out += `${url.slice(last, start)}***`;
+    last = end;
+    PARAM_NAME.lastIndex = end;
+  }
+  return last === 0 ? url : out + url.slice(last);
 }
 
 /**

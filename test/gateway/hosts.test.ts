@@ -17,7 +17,7 @@ t.test('X-Forwarded-Host: the last entry, the same for proxy, forward-auth and w
     - name: admin-host
       match: { host: admin.example, pathPrefix: / }
       upstream: "{{UP}}"
-      allow: { users: [alice] }
+      allow: { users: [sub-alice] }
       websocket: true
     - name: open
       match: { pathPrefix: /open }

@@ -32,7 +32,7 @@ t.test('authorize table', async (t) => {
     ['empty allow admits a user with no groups or claims', {}, noGroups, true],
     // users
     ['user by sub', { users: ['u-alice'] }, alice, true],
-    ['user by preferred_username', { users: ['alice'] }, alice, true],
+    ['user not by preferred_username (sub only by default)', { users: ['alice'] }, alice, false],
     ['user not listed', { users: ['alice'] }, bob, false],
     ['users are case-sensitive', { users: ['Alice'] }, alice, false],
     ['users do not match emails', { users: ['alice@example.com'] }, alice, false],
@@ -68,7 +68,7 @@ t.test('authorize table', async (t) => {
     ['every claim must match (one does not)', { claims: { department: 'sales', 'address.country': 'US' } }, alice, false],
     ['claims do not leak from another user', { claims: { department: 'sales' } }, bob, false],
     // combinations: ANY criterion admits
-    ['user listed, group not', { users: ['bob'], groups: ['admins'] }, bob, true],
+    ['user listed, group not', { users: ['u-bob'], groups: ['admins'] }, bob, true],
     ['group member, user not listed', { users: ['bob'], groups: ['staff'] }, alice, true],
     ['claims match, group and user do not', { users: ['bob'], groups: ['admins'], claims: { department: 'sales' } }, alice, true],
     ['nothing matches', { users: ['bob'], groups: ['admins'], claims: { department: 'ops' } }, alice, false],
@@ -84,10 +84,26 @@ t.test('authorize table', async (t) => {
   }
 });
 
+t.test('allow.users: preferred_username only with usernames on (the built-in provider as issuer)', async (t) => {
+  // OIDC Core §5.7: only iss+sub is stable; an external issuer may let anyone pick 'alice'.
+  const impostor: Identity = { sub: 'u-mallory', preferred_username: 'alice', claims: { sub: 'u-mallory', preferred_username: 'alice' } };
+  const rows: [name: string, allow: Partial<Allow>, id: Identity, usernames: boolean, want: boolean][] = [
+    ['default: a chosen username does not match', { users: ['alice'] }, impostor, false, false],
+    ['default: the real user by username does not match either', { users: ['alice'] }, alice, false, false],
+    ['default: sub matches', { users: ['u-alice'] }, alice, false, true],
+    ['usernames on: username matches', { users: ['alice'] }, alice, true, true],
+    ['usernames on: sub still matches', { users: ['u-alice'] }, alice, true, true],
+    ['usernames on: exact and case-sensitive', { users: ['Alice'] }, alice, true, false],
+    ['usernames on: no username, no match', { users: ['carol'] }, noGroups, true, false],
+  ];
+  for (const [name, allow, id, usernames, want] of rows) t.equal(authorize(allowOf(allow), id, { usernames }).allow, want, name);
+  t.equal(authorize(allowOf({ claims: { preferred_username: 'alice' } }), impostor).allow, true, 'a username rule stays possible, spelled out as a claims rule');
+});
+
 t.test('claims in identity do not stand in for the users/groups fields', async (t) => {
   const sneaky: Identity = { sub: 'u-x', claims: { groups: ['admins'], preferred_username: 'admin' } };
   t.equal(authorize(allowOf({ groups: ['admins'] }), sneaky).allow, false, 'groups come from id.groups only');
-  t.equal(authorize(allowOf({ users: ['admin'] }), sneaky).allow, false, 'users from sub / preferred_username only');
+  t.equal(authorize(allowOf({ users: ['admin'] }), sneaky, { usernames: true }).allow, false, 'users from sub / preferred_username only');
   t.equal(authorize(allowOf({ claims: { groups: 'admins' } }), sneaky).allow, true, 'but a claims rule may name any claim');
 });
 

@@ -110,6 +110,21 @@ t.test('sanitizeUrl masks every credential parameter, in any case, and nothing e
     ['/revoke?token=t&token_type_hint=refresh_token', '/revoke?token=***&token_type_hint=refresh_token'],
     ['/plain?page=2&encode=1', '/plain?page=2&encode=1'],
     ['/x?mfa_token=a&oob_code=b&binding_code=c&session_token=d&sso_ticket=e&p_state=f', '/x?mfa_token=***&oob_code=***&binding_code=***&session_token=***&sso_ticket=***&p_state=***'],
+    // EIAM token exchange in the query string (T0): RFC 8693's tokens, their type URNs left readable.
+    [
+      '/auth/oauth2/token?grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=eyJ.live.sig&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token&actor_token=AT-1&actor_token_type=x&requested_token_type=y',
+      '/auth/oauth2/token?grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=***&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token&actor_token=***&actor_token_type=x&requested_token_type=y',
+    ],
+    // Any name ending in token, secret or password, in any case; code and code_verifier.
+    ['/x?csrf_token=a&APP_SECRET=b&old_password=c&New_Password=d', '/x?csrf_token=***&APP_SECRET=***&old_password=***&New_Password=***'],
+    ['/t?code=c&code_verifier=v&grant_type=authorization_code', '/t?code=***&code_verifier=***&grant_type=authorization_code'],
+    ['/x?tokens=1&token_type_hint=access_token&secretary=2&passwords_policy=3', '/x?tokens=1&token_type_hint=access_token&secretary=2&passwords_policy=3'],
+    // Names as the server decodes them: percent-escapes and '+' do not hide a credential.
+    ['/t?subject%5Ftoken=s&Actor%5FToken=a&client%5fsecret=c&bad%ZZtoken=b', '/t?subject%5Ftoken=***&Actor%5FToken=***&client%5fsecret=***&bad%ZZtoken=***'],
+    // A credential inside another parameter's (unencoded) value is still found; values may hold '?'.
+    ['/login?return=/cb?code=abc&x=1', '/login?return=/cb?code=***&x=1'],
+    ['/t?password=a?b=c&user=u', '/t?password=***&user=u'],
+    ['/t?subject_token=&x=1', '/t?subject_token=***&x=1'],
   ];
   for (const [input, want] of cases) t.equal(sanitizeUrl(input), want, input);
 });

@@ -20,6 +20,8 @@ export interface TestUser {
   email?: string;
   /** The email_verified claim sent with email; default true. 'omit' sends no email_verified at all. */
   emailVerified?: boolean | string | 'omit';
+  /** The preferred_username claim; default username (an external issuer may let users choose it). */
+  preferredUsername?: string;
   groups?: string[];
   name?: string;
 }
@@ -135,7 +137,7 @@ export async function startIssuer(t: Teardownable, opts: IssuerOptions): Promise
         accountId: sub,
         claims: async () => ({
           sub,
-          preferred_username: u.username,
+          preferred_username: u.preferredUsername ?? u.username,
           ...(u.name ? { name: u.name } : {}),
           ...(u.email ? { email: u.email } : {}),
           ...(u.email && u.emailVerified !== 'omit' ? { email_verified: u.emailVerified ?? true } : {}),
