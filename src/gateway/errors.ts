@@ -186,9 +186,3 @@ function isClientError(err: unknown): boolean {
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof status === 'number' && status >= 400 && status < 500;
 }
-
-/** reply-from's upstream failures (its own error classes carry statusCode 502/503/504). */
-export function upstreamError(error: unknown): UpstreamFailed {
-  const status = (error as { statusCode?: number }).statusCode;
-  return new UpstreamFailed(status === 504 ? 504 : 502, { cause: error });
-}

@@ -21,6 +21,7 @@ import { Authenticator } from './authenticate.js';
 import { LoginFlow } from './login.js';
 import { Assertions } from './assertions.js';
 import type { ErrorDeps } from './errors.js';
+import { UpstreamClient } from './upstream-client.js';
 
 export interface Gateway {
   config: GatewayConfig;
@@ -39,6 +40,8 @@ export interface Gateway {
   auth: Authenticator;
   login: LoginFlow;
   assertions: Assertions;
+  /** The HTTP hop to the upstreams (keep-alive pools, timeouts). */
+  upstreams: UpstreamClient;
   errors: ErrorDeps;
   kv: KvStore;
   clock: Clock;
@@ -46,6 +49,9 @@ export interface Gateway {
 }
 
 /** True when the relying party talks to the built-in provider of this same process. */
+/** Upstream connections per origin (undici keep-alive pool). */
+const UPSTREAM_CONNECTIONS = 128;
+
 export function usesBuiltInProvider(app: FastifyInstance): boolean {
   const { provider, gateway } = app.menshen.config;
   if (!provider) return false;
@@ -137,6 +143,15 @@ export function buildGateway(app: FastifyInstance): Gateway {
     auth,
     login,
     assertions,
+    upstreams: new UpstreamClient({
+      connections: UPSTREAM_CONNECTIONS,
+      keepAliveTimeoutMs: 30_000,
+      // Bounded waits on every upstream (review finding: undici's defaults let a silent upstream
+      // hold a pooled connection for 5 minutes per request). Headers timeout = 504.
+      connectTimeoutMs: config.upstreamTimeouts.connect * 1000,
+      headersTimeoutMs: config.upstreamTimeouts.headers * 1000,
+      bodyTimeoutMs: config.upstreamTimeouts.body * 1000,
+    }),
     errors: { startLogin: (req, reply, returnTo) => login.start(req, reply, returnTo) },
     kv,
     clock,

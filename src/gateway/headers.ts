@@ -136,19 +136,6 @@ function listedHopByHopNames(connection: string | string[]): ReadonlySet<string>
   return names;
 }
 
-/**
- * An upstream's response headers for the client, without its hop-by-hop ones: its Connection and
- * Keep-Alive describe the gateway's pooled connection to it, and passed on they overrode the
- * client's own `Connection: close` (the socket stayed open) or closed keep-alive clients.
- * Transfer-Encoding goes too: the gateway frames its own response. Returns a new object.
- */
-export function stripHopByHopResponseHeaders<T extends Record<string, unknown>>(headers: T): T {
-  const hop = hopByHopNames(headers.connection as string | string[] | undefined);
-  const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(headers)) if (!hop.has(name.toLowerCase())) out[name] = value;
-  return out as T;
-}
-
 /** A test for cookie names in `names` (see stripCookies), compiled once per list of names. */
 function cookieNameMatcher(names: readonly string[]): (cookieName: string) => boolean {
   const exact = new Set<string>();

@@ -180,9 +180,11 @@ export function matchKey(path: string): string {
 
 /**
  * True when a normalized path has a segment beginning or ending with '..' ('/..foo', '/a../b',
- * '/...'). Such paths are legal and normalization keeps them, but @fastify/reply-from refuses any
- * target containing '/..' or '../' (its own traversal guard, which cannot be turned off, applied
- * after decoding, so no spelling gets past it): the proxy answers them with a 400 of its own.
+ * '/...'). Such paths are legal and normalization keeps them, but the proxy answers them with a
+ * 400 of its own: upstreams that trim trailing dots from segments (Windows, IIS) read '/a../b' as
+ * '/a/b' and '/..foo' next to a traversal, and no real application needs them. (The rule came from
+ * @fastify/reply-from's traversal guard, which refused them with a 500-like error; the proxy hop
+ * is now upstream-client.ts, and the rule stays, deliberately.)
  */
 export function hasDotDotEdge(path: string): boolean {
   return path.includes('/..') || path.includes('../');

@@ -16,7 +16,6 @@
  * A config reload swaps the compiled route table; session and issuer settings need a restart.
  */
 import fp from 'fastify-plugin';
-import replyFrom from '@fastify/reply-from';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GATEWAY_PREFIX } from '../config/validate.js';
 import { buildGateway, type Gateway } from './gateway.js';
@@ -26,9 +25,6 @@ import { WebsocketProxy } from './websocket.js';
 import { forwardAuthHandler } from './forward-auth.js';
 import { backchannelLogoutHandler, logoutHandler, logoutPageHandler } from './logout.js';
 import { sendGatewayError } from './errors.js';
-
-/** Upstream connection pool per origin (undici). */
-const UPSTREAM_CONNECTIONS = 128;
 
 function guarded(gw: Gateway, fn: (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
@@ -66,6 +62,10 @@ export const gatewayPlugin = fp(
       app.server.off('upgrade', websockets.onUpgrade);
       websockets.closeAll();
     });
+    // After the server stopped taking requests and drained them: the pooled upstream connections.
+    app.addHook('onClose', async () => {
+      await gw.upstreams.close();
+    });
 
     const p = GATEWAY_PREFIX;
     app.get(`${p}/login`, guarded(gw, (req, reply) => {
@@ -90,25 +90,6 @@ export const gatewayPlugin = fp(
     await app.register(async function proxyScope(scope) {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-      // Bounded waits on every upstream (review finding: undici's defaults let a silent upstream
-      // hold a pooled connection for 5 minutes per request). Headers timeout = 504.
-      const timeouts = gw.config.upstreamTimeouts;
-      await scope.register(replyFrom, {
-        disableRequestLogging: true,
-        destroyAgent: true,
-        undici: {
-          connections: UPSTREAM_CONNECTIONS,
-          pipelining: 1,
-          keepAliveTimeout: 30_000,
-          headersTimeout: timeouts.headers * 1000,
-          bodyTimeout: timeouts.body * 1000,
-          // reply-from turns certificate checks OFF unless told otherwise (its undici options get
-          // `tls.rejectUnauthorized ||= false`): an https upstream would then receive tokens and
-          // identity through anyone able to intercept. undici applies `connect` after `tls`, so
-          // this verifies, as Node's own clients do; a private CA goes in NODE_EXTRA_CA_CERTS.
-          connect: { timeout: timeouts.connect * 1000, rejectUnauthorized: true },
-        },
-      });
       const handler = proxyHandler(gw);
       scope.all('/', handler);
       scope.all('/*', handler);

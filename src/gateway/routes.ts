@@ -31,6 +31,22 @@ export interface CompiledRoute {
   readonly prefix: string;
   /** Normalized host (see normalizeHost), or null for any host. */
   readonly host: string | null;
+  /** Where requests go, split once: the proxy hop needs origin, Host and base path apart. */
+  readonly upstream: UpstreamTarget;
+}
+
+export interface UpstreamTarget {
+  /** `http(s)://host[:port]`. */
+  readonly origin: string;
+  /** The Host header the upstream receives (host[:port] of its URL). */
+  readonly host: string;
+  /** The upstream URL's own path without trailing slashes ('' for none): prefixed to every request path. */
+  readonly basePath: string;
+}
+
+function upstreamTarget(upstream: string): UpstreamTarget {
+  const url = new URL(upstream);
+  return Object.freeze({ origin: url.origin, host: url.host, basePath: url.pathname.replace(/\/+$/, '') });
 }
 
 export interface RouteTable {
@@ -121,6 +137,7 @@ export function compileRoutes(routes: readonly RouteConfig[]): RouteTable {
       name: config.name,
       prefix: normalizedOrThrow(config.name, `routes[${i}].match.pathPrefix`, config.match.pathPrefix || '/'),
       host: config.match.host ? normalizeHost(config.match.host) : null,
+      upstream: upstreamTarget(config.upstream),
     }),
   );
   compiled.forEach((route, i) => publicPathsOf(route, i));

@@ -10,7 +10,7 @@
  *     X-Forwarded-For/-Proto/-Host are set from what the trusted chain says (never the client's
  *     unverified word);
  *  4. the identity of an admitted request is injected.
- * Used by the HTTP proxy (reply-from's rewriteRequestHeaders) and the websocket upgrade alike.
+ * Used by the HTTP proxy (proxy.ts) and the websocket upgrade alike.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { foldHeaderName, hopByHopNames, identityHeaderMatcher, isForwardingHeader, stripCookies } from './headers.js';
