@@ -363,7 +363,7 @@ export function gatewayReport(r: GatewayBenchResult): string[] {
       ],
     ),
     '',
-    `Session anatomy (the real login's): stored value ${int(r.redis.anatomy.sealedBytes)} B, sealed JSON ${int(r.redis.anatomy.jsonBytes)} B, of which ${Object.entries(r.redis.anatomy.members)
+    `Session anatomy (the real login's): stored value ${int(r.redis.anatomy.sealedBytes)} B (sealed, deflated), stored-form JSON before deflate ${int(r.redis.anatomy.jsonBytes)} B (tokens' header and payload decoded), of which ${Object.entries(r.redis.anatomy.members)
       .sort((x, y) => y[1] - x[1])
       .map(([k, v]) => `${k} ${int(v)} B`)
       .join(', ')}.`,

@@ -15,6 +15,7 @@
 import { systemClock } from '../../src/clock.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { GatewayCookies } from '../../src/gateway/session/cookies.js';
+import { toStored } from '../../src/gateway/session/stored-form.js';
 import { SessionStore, sessionKey } from '../../src/gateway/session/store.js';
 import { childOptions, serveChild } from '../lib/child-main.js';
 import { COOKIE_NAME, IDLE_TTL, SESSION_TTL } from './fixture.js';
@@ -62,9 +63,11 @@ void serveChild(async () => {
       async anatomy({ cookie }: { cookie: string }): Promise<SessionAnatomy> {
         const session = await load(cookie);
         const sealed = (await kv.get(sessionKey(session.id)))!;
+        // What is sealed: the stored form (tokens' header and payload as JSON), before deflate.
+        const stored = toStored(session.data) as Record<string, unknown>;
         const members: Record<string, number> = {};
-        for (const [k, v] of Object.entries(session.data)) members[k] = Buffer.byteLength(JSON.stringify(v));
-        return { sealedBytes: Buffer.byteLength(sealed), jsonBytes: Buffer.byteLength(JSON.stringify(session.data)), members };
+        for (const [k, v] of Object.entries(stored)) members[k] = Buffer.byteLength(JSON.stringify(v));
+        return { sealedBytes: Buffer.byteLength(sealed), jsonBytes: Buffer.byteLength(JSON.stringify(stored)), members };
       },
       async clone({ cookie, count }: { cookie: string; count: number }): Promise<string[]> {
         const { data } = await load(cookie);

@@ -59,7 +59,8 @@ export async function startChild<R extends ReadyInfo = ReadyInfo>(
   { execArgv = [] as string[], startTimeoutMs = 60_000 } = {},
 ): Promise<ChildServer<R>> {
   const proc: ChildProcess = fork(script, [], {
-    execArgv: [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), ...execArgv],
+    // BENCH_NODE_ARGS: extra node flags for every child (e.g. --trace-gc while looking into a tail).
+    execArgv: [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), ...execArgv, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
     env: { ...process.env, BENCH_CHILD_OPTIONS: JSON.stringify(options) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -32,7 +32,8 @@ export interface Session {
 }
 
 /** JWT/OIDC protocol claims that say nothing about the user; never stored in the session. */
-const PROTOCOL_CLAIMS = new Set(['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'at_hash', 'c_hash', 's_hash', 'azp', 'jti', 'sid', 'typ', 'cnf', 'events']);
+// at_key: the built-in provider's pointer to the access token issued with an id token.
+const PROTOCOL_CLAIMS = new Set(['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'at_hash', 'at_key', 'c_hash', 's_hash', 'azp', 'jti', 'sid', 'typ', 'cnf', 'events']);
 
 /** The identity claims of an id token or a verified bearer JWT. */
 export function identityClaims(claims: Record<string, unknown>): Record<string, unknown> {

@@ -39,6 +39,7 @@
  */
 import { deriveKey } from '../../crypto/seal.js';
 import { sealHeader, sealJson, unsealJson } from './sealed-json.js';
+import { fromStored, toStored } from './stored-form.js';
 import { timingSafeEqual } from 'node:crypto';
 import { randomHandle } from '../../crypto/secrets.js';
 import { epochSeconds, type Clock } from '../../clock.js';
@@ -169,7 +170,7 @@ export class SessionStore {
   }
 
   private async write(session: Session): Promise<void> {
-    const box = sealJson(session.data, this.keyFor(session.secret), session.id);
+    const box = sealJson(toStored(session.data), this.keyFor(session.secret), session.id);
     await this.kv.set(sessionKey(session.id), box, this.keyTtl(session.data));
     this.remember(session, box, { ...session.data }, this.clock.now());
   }
@@ -197,8 +198,8 @@ export class SessionStore {
       return { ...hit.data };
     }
     // null: a forged or stale secret, not this session's owner
-    const data = unsealJson(box, this.keyFor(ticket.secret), ticket.id) as SessionData | null;
-    if (!data || data.v !== 1 || typeof data.exp !== 'number') return null;
+    const data = fromStored(unsealJson(box, this.keyFor(ticket.secret), ticket.id));
+    if (!data) return null;
     this.remember(ticket, box, data, hit?.slidAt ?? 0);
     return { ...data };
   }
@@ -211,7 +212,7 @@ export class SessionStore {
    */
   async saveIfUnchanged(session: Session, loadedBox: string): Promise<boolean> {
     session.data.w = epochSeconds(this.clock);
-    const box = sealJson(session.data, this.keyFor(session.secret), session.id);
+    const box = sealJson(toStored(session.data), this.keyFor(session.secret), session.id);
     const saved = await this.kv.compareAndSet(sessionKey(session.id), loadedBox, box, this.keyTtl(session.data));
     if (saved) this.remember(session, box, { ...session.data }, this.clock.now());
     else this.unsealed.delete(session.id);
