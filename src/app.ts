@@ -62,15 +62,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   if (config.server.trustProxy === true)
     app.log.warn('server.trustProxy is true: menshen trusts X-Forwarded-For from any peer: list the proxy addresses instead');
 
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback-style hooks: they run on every request and an async one costs a promise each.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     metrics.inFlight.inc();
+    done();
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     metrics.inFlight.dec();
     const route = routeLabel(req);
     metrics.requests.inc({ route, method: req.method, status: reply.statusCode });
     metrics.duration.observe({ route }, reply.elapsedTime / 1000);
+    done();
   });
   app.addHook('onClose', async () => {
     if (ownsStore) await store.close();
