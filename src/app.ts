@@ -63,13 +63,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     app.log.warn('server.trustProxy is true: menshen trusts X-Forwarded-For from any peer: list the proxy addresses instead');
 
   // Callback-style hooks: they run on every request and an async one costs a promise each.
+  // In flight until the response closes: 'close' comes once per response, finished or not, while
+  // onResponse never runs for a client that left or an upstream answer that was cut short.
+  const leftFlight = () => metrics.inFlight.dec();
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     metrics.inFlight.inc();
+    reply.raw.once('close', leftFlight);
     done();
   });
   app.addHook('onResponse', (req, reply, done) => {
-    metrics.inFlight.dec();
     const route = routeLabel(req);
     metrics.requests.inc({ route, method: req.method, status: reply.statusCode });
     metrics.duration.observe({ route }, reply.elapsedTime / 1000);

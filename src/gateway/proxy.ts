@@ -78,10 +78,9 @@ export function proxyHandler(gw: Gateway) {
         req.raw,
         reply.raw,
         {
-          takeOver: () => {
-            reply.hijack(); // from here the response is written raw; onResponse hooks still run
-            return reply.getHeaders();
-          },
+          ownHeaders: () => reply.getHeaders(),
+          // From here the response is written raw; onResponse hooks (metrics, access log) still run.
+          takeOver: () => reply.hijack(),
           onFailure: (error) => {
             void sendGatewayError(new UpstreamFailed(failureStatus(error), { cause: error }), req, reply, gw.errors);
           },

@@ -16,7 +16,7 @@
  * 502/504 page through fastify); after it, the client connection is cut, which is all HTTP/1.1
  * can say about a truncated body.
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { validateHeaderName, validateHeaderValue, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { hopByHopNames } from './headers.js';
@@ -46,12 +46,13 @@ export interface UpstreamRequest {
 
 /** What the caller gets back from one forwarded request. */
 export interface ForwardCallbacks {
+  /** The gateway's own response headers (request id, a renewed session cookie) to send with the upstream's. */
+  ownHeaders(): Record<string, string | number | string[] | undefined>;
   /**
-   * Called once, just before the upstream's status line is written: the gateway's own response
-   * headers (request id, a renewed session cookie) to send with it. The caller takes the response
-   * over from fastify here (reply.hijack()).
+   * Called once, just before the upstream's status line is written: the caller hands the response
+   * over (reply.hijack()); from here it is written raw.
    */
-  takeOver(): Record<string, string | number | string[] | undefined>;
+  takeOver(): void;
   /** The upstream failed before any of its answer was written: the caller answers (502/504). */
   onFailure(err: Error): void;
   /** The upstream failed after its answer started: logged, the client connection was cut. */
@@ -120,21 +121,34 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     if (this.res.destroyed) controller.abort(new Error('client closed the connection'));
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, parsed: IncomingHttpHeaders, statusMessage?: string): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, parsed: IncomingHttpHeaders): void {
     if (statusCode < 200) return; // 1xx: informational, the final answer follows
     // undici keeps the raw header list beside the parsed object: the upstream's spelling and order.
     const raw = Array.isArray(controller.rawHeaders) ? controller.rawHeaders : flatten(parsed);
-    const headers = responseHeaders(raw, this.callbacks.takeOver());
+    const headers = responseHeaders(raw, this.callbacks.ownHeaders());
     // An HTTP/1.1 connection cannot carry another request until this one's body has been read:
     // when the upstream answers before the client finished sending, close it after the answer.
     if (this.hasBody && !this.clientReq.complete) headers.push('connection', 'close');
+    // Checked before the response is taken over from fastify, so that a header Node would refuse
+    // to write (bytes the upstream's parser let through) still gets the gateway's own 502.
+    const invalid = invalidHeader(headers);
+    if (invalid) {
+      this.finish();
+      controller.abort(invalid);
+      this.callbacks.onFailure(invalid);
+      return;
+    }
+    this.callbacks.takeOver();
     try {
-      this.res.writeHead(statusCode, statusMessage || undefined, headers);
+      // The standard reason phrase, never the upstream's: Node refuses phrases undici accepts
+      // (non-ASCII), and the phrase carries nothing a client may act on (RFC 9112 §4).
+      this.res.writeHead(statusCode, headers);
     } catch (err) {
-      // A header Node will not write (invalid characters from the upstream): nothing was sent yet.
+      // Not expected (the headers were checked); the response is ours now, so end it here.
       this.finish();
       controller.abort(err as Error);
-      this.callbacks.onFailure(err as Error);
+      this.res.destroy();
+      this.callbacks.onTruncated(err as Error);
       return;
     }
     this.started = true;
@@ -212,6 +226,19 @@ export function responseHeaders(raw: readonly (Buffer | string)[], own: Record<s
     else out.push(name, String(value));
   }
   return out;
+}
+
+/** The first header Node would refuse to write (ERR_INVALID_HTTP_TOKEN, ERR_INVALID_CHAR), or null. */
+function invalidHeader(flat: readonly string[]): Error | null {
+  for (let i = 0; i < flat.length; i += 2) {
+    try {
+      validateHeaderName(flat[i]!);
+      validateHeaderValue(flat[i]!, flat[i + 1]!);
+    } catch (err) {
+      return err as Error;
+    }
+  }
+  return null;
 }
 
 /** Header bytes as Node writes them back (latin1: one char per byte, nothing re-encoded). */

@@ -34,6 +34,7 @@ t.test('packJwt / unpackJwt round trips, and refuses what would not come back ex
     ['a number JSON would rewrite', `${b64('{"alg":"RS256"}')}.${b64('{"n":1.0}')}.${sig}`],
     ['a number beyond 2^53', `${b64('{"alg":"RS256"}')}.${b64('{"n":12345678901234567890}')}.${sig}`],
     ['a unicode escape', `${b64('{"alg":"RS256"}')}.${b64('{"n":"\\u00e9"}')}.${sig}`],
+    ['a 4-byte UTF-8 sequence cut after 3 bytes (one U+FFFD, itself 3 bytes)', `${b64('{"alg":"RS256"}')}.${b64(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xf0, 0x90, 0x80, 0x22, 0x7d]))}.${sig}`],
     ['invalid UTF-8', `${b64('{"alg":"RS256"}')}.${b64(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]))}.${sig}`],
     ['non-canonical base64url (padding)', `${b64('{"alg":"RS256"}')}=.${b64('{"sub":"x"}')}.${sig}`],
     ['a payload that is not an object', `${b64('{"alg":"RS256"}')}.${b64('["x"]')}.${sig}`],
@@ -64,6 +65,8 @@ t.test('toStored / fromStored', async (t) => {
     w: 1_900_000_000,
   };
   const stored = toStored(data);
+  t.equal((stored as { v: number }).v, 2, 'a value with a packed token is version 2: older replicas see no session, not a broken token');
+  t.equal((toStored({ ...data, at: 'opaque', idt: 'not.a.jwt' }) as { v: number }).v, 1, 'nothing packed: version 1, readable by every version');
   t.same(fromStored(JSON.parse(JSON.stringify(stored))), data, 'the same session after a JSON round trip');
   const size = (v: unknown) => deflateRawSync(JSON.stringify(v)).length;
   t.ok(size(stored) < size(data) * 0.9, `deflates at least 10% smaller than the plain form (${size(stored)} vs ${size(data)} bytes)`);
@@ -71,7 +74,7 @@ t.test('toStored / fromStored', async (t) => {
   const opaque = { ...data, at: 'e3b0c44298fc1c149afbf4c8996fb924', idt: undefined };
   delete opaque.idt;
   t.same(fromStored(JSON.parse(JSON.stringify(toStored(opaque)))), opaque, 'opaque access token, no id token');
-  t.equal(fromStored({ ...data, v: 2 }), null, 'another version is no session');
+  t.equal(fromStored({ ...data, v: 3 }), null, 'another version is no session');
   t.equal(fromStored({ ...data, exp: 'soon' }), null);
   t.equal(fromStored({ ...data, at: ['x'] }), null, 'a malformed token member is no session');
   t.equal(fromStored(null), null);

@@ -85,6 +85,31 @@ async function truncatingUpstream(t: Teardownable): Promise<string> {
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
+/** An upstream that answers every request with these bytes and closes. */
+async function rawUpstream(t: Teardownable, answer: Buffer): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.once('data', () => s.end(answer));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** The status line and body of a GET, sent and read on a raw socket (nothing normalizes them). */
+async function rawGet(base: string, path: string): Promise<string> {
+  const u = new URL(base);
+  const s = connect(Number(u.port), u.hostname);
+  s.write(`GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`);
+  let answer = '';
+  s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+  s.setTimeout(5000, () => s.destroy());
+  await once(s, 'close');
+  return answer;
+}
+
 /** A GET whose body arrives as raw bytes (the response is read slowly when `slow`). */
 function getBytes(base: string, path: string, slow = false): Promise<{ status: number; body: Buffer }> {
   const u = new URL(base);
@@ -205,6 +230,8 @@ t.test('the upstream answer is relayed exactly', async (t) => {
     });
     for (let i = 0; i < 200 && !up.ended.endless; i++) await new Promise((r) => setTimeout(r, 10));
     t.equal(up.ended.endless, 'closed early', 'the upstream response was closed, not left streaming');
+    const metrics = await rawRequest(base, '/metrics');
+    t.match(metrics.body, /^menshen_http_in_flight_requests 1$/m, 'nothing is left in flight but the scrape itself');
   });
 
   t.test('an upstream that hangs up mid-answer cuts the client off; the gateway serves on', async (t) => {
@@ -222,7 +249,35 @@ t.test('the upstream answer is relayed exactly', async (t) => {
     });
     t.match(outcome, /^cut after 10 bytes$/, 'the client sees a truncated answer, never a complete one');
     t.equal((await rawRequest(base, '/x')).status, 200, 'the next request is served');
+    const metrics = await rawRequest(base, '/metrics');
+    t.match(metrics.body, /^menshen_http_in_flight_requests 1$/m, 'the cut request is no longer in flight');
   });
+});
+
+t.test('answers Node cannot relay as they are still get an answer', async (t) => {
+  // A reason phrase undici accepts and Node's writeHead refuses (UTF-8 bytes): the client must not
+  // be left waiting. The phrase is never relayed: the standard one is sent.
+  const utf8Phrase = await rawUpstream(t, Buffer.concat([Buffer.from('HTTP/1.1 200 '), Buffer.from('成功'), Buffer.from('\r\nContent-Length: 2\r\n\r\nok')]));
+  const latin1Phrase = await rawUpstream(t, Buffer.from('HTTP/1.1 404 Tr\xe8s mal\r\nContent-Length: 4\r\n\r\nnope', 'latin1'));
+  const stack = await startStack(t, {
+    store: 'memory',
+    routes: `
+    - name: utf8
+      match: { pathPrefix: /utf8 }
+      upstream: "${utf8Phrase}"
+      auth: none
+    - name: latin1
+      match: { pathPrefix: /latin1 }
+      upstream: "${latin1Phrase}"
+      auth: none
+`,
+  });
+  const a = await rawGet(stack.base, '/utf8/x');
+  t.match(a, /^HTTP\/1\.1 200 OK\r\n/, 'the status, with the standard phrase');
+  t.match(a, /\r\n\r\nok$/, 'and the body');
+  const b = await rawGet(stack.base, '/latin1/x');
+  t.match(b, /^HTTP\/1\.1 404 Not Found\r\n/);
+  t.match(b, /\r\n\r\nnope$/);
 });
 
 t.test('responseHeaders and failureStatus', async (t) => {

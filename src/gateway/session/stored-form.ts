@@ -25,7 +25,9 @@ function decodeSegment(segment: string): JsonObject | null {
   const bytes = Buffer.from(segment, 'base64url');
   if (bytes.toString('base64url') !== segment) return null; // non-canonical base64url
   const text = bytes.toString('utf8');
-  if (Buffer.byteLength(text) !== bytes.length) return null; // not valid UTF-8
+  // Not valid UTF-8 (decoding replaced bytes with U+FFFD): a length check is not enough, as a
+  // 4-byte sequence cut after 3 bytes becomes one U+FFFD, itself 3 bytes.
+  if (!Buffer.from(text, 'utf8').equals(bytes)) return null;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -54,19 +56,31 @@ export function unpackJwt(v: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Version of a stored value holding a packed token. Replicas from before this format check
+ * `v === 1` and would read a packed token as garbage (a Bearer header of "[object Object]"):
+ * with v 2 they see no session and start a login instead, which writes a v 1 value every
+ * version reads. So a rolling upgrade or a rollback costs some users one login, nothing worse.
+ */
+const PACKED_VERSION = 2;
+
 /** What is sealed for a session. */
 export function toStored(data: SessionData): unknown {
+  const idt = data.idt !== undefined ? packJwt(data.idt) : undefined;
+  const at = data.at !== undefined ? packJwt(data.at) : undefined;
+  const packed = Array.isArray(idt) || Array.isArray(at);
   return {
     ...data,
-    ...(data.idt !== undefined ? { idt: packJwt(data.idt) } : {}),
-    ...(data.at !== undefined ? { at: packJwt(data.at) } : {}),
+    ...(packed ? { v: PACKED_VERSION } : {}),
+    ...(idt !== undefined ? { idt } : {}),
+    ...(at !== undefined ? { at } : {}),
   };
 }
 
-/** The session a sealed value holds, or null when it is not one. */
+/** The session a sealed value holds (as SessionData, v 1), or null when it is not one. */
 export function fromStored(raw: unknown): SessionData | null {
-  if (!isObject(raw) || raw.v !== 1 || typeof raw.exp !== 'number') return null;
-  const data = { ...raw } as unknown as SessionData;
+  if (!isObject(raw) || (raw.v !== 1 && raw.v !== PACKED_VERSION) || typeof raw.exp !== 'number') return null;
+  const data = { ...raw, v: 1 } as unknown as SessionData;
   if (raw.idt !== undefined) {
     const idt = unpackJwt(raw.idt);
     if (idt === undefined) return null;
