@@ -38,6 +38,7 @@ export function meteredStore(inner: KvStore, metrics: Metrics): KvStore {
     sadd: (key, member, ttl) => counted('sadd', () => inner.sadd(key, member, ttl)),
     srem: (key, member) => counted('srem', () => inner.srem(key, member)),
     smembers: (key) => counted('smembers', () => inner.smembers(key)),
+    srandmember: (key, count) => counted('srandmember', () => inner.srandmember(key, count)),
     lock: async (key, ttlMs) => {
       const lock = await counted('lock', () => inner.lock(key, ttlMs));
       return lock && meteredLock(lock);

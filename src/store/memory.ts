@@ -121,6 +121,17 @@ export class MemoryStore implements KvStore {
     return e && e.value instanceof Set ? [...e.value] : [];
   }
 
+  async srandmember(key: string, count: number): Promise<string[]> {
+    const all = await this.smembers(key);
+    // Partial Fisher-Yates: the first `count` places get a uniform sample without repeats.
+    const n = Math.min(Math.max(0, Math.floor(count)), all.length);
+    for (let i = 0; i < n; i++) {
+      const j = i + Math.floor(Math.random() * (all.length - i));
+      [all[i], all[j]] = [all[j]!, all[i]!];
+    }
+    return all.slice(0, n);
+  }
+
   async lock(key: string, ttlMs: number): Promise<Lock | null> {
     const token = randomBytes(16).toString('hex');
     if (this.live(key)) return null;

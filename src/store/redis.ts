@@ -249,6 +249,10 @@ export class RedisStore implements KvStore {
     return this.run(() => this.client.smembers(key));
   }
 
+  srandmember(key: string, count: number) {
+    return count <= 0 ? Promise.resolve([]) : this.run(() => this.client.srandmember(key, count));
+  }
+
   async lock(key: string, ttlMs: number): Promise<Lock | null> {
     const token = randomBytes(16).toString('hex');
     const ok = await this.run(() => this.client.set(key, token, 'PX', ttlMs, 'NX'));

@@ -35,6 +35,8 @@ export interface KvStore {
   sadd(key: string, member: string, ttlSeconds?: number): Promise<void>;
   srem(key: string, member: string): Promise<void>;
   smembers(key: string): Promise<string[]>;
+  /** Up to `count` distinct members, chosen at random (SRANDMEMBER with a positive count). */
+  srandmember(key: string, count: number): Promise<string[]>;
   /**
    * A lease lock: null when held elsewhere. The holder renews it while it works and releases it
    * when done; release and renew only act while the lock is still the holder's (a token check).

@@ -9,6 +9,8 @@ import { Signer } from '@fastify/cookie';
 import { COOKIE_SECRET, echoOf, startStack, type Stack } from './helpers/stack.js';
 import { Browser } from './helpers/browser.js';
 import { rawRequest } from './helpers/raw.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import { PRUNE_SAMPLE, SessionStore } from '../../src/gateway/session/store.js';
 
 const ticketOf = (stack: Stack, browser: Browser) => {
   const value = browser.cookie(stack.base, 'menshen')!;
@@ -170,6 +172,27 @@ t.test("a user's session index holds live sessions only: expired ones are pruned
   await keep.login(`${stack.base}/app/`, 'alice');
   const ids = await stack.gw.store.smembers(index);
   t.same(ids, [ticketOf(stack, keep).id], 'only the live session is listed');
+});
+
+t.test("pruning a user's index costs a bounded number of store calls per login, and still drains it", async (t) => {
+  const kv = new MemoryStore();
+  const sessions = new SessionStore(kv, { now: () => Date.now() }, { ttl: 3600, idleTtl: 3600 });
+  const index = 'gw:sub:{u-many}';
+  // 500 dead sessions in the index (their keys gone, as after idle expiry).
+  for (let i = 0; i < 500; i++) await kv.sadd(index, `dead-${i}`, 3600);
+  let ttlCalls = 0;
+  const ttl = kv.ttl.bind(kv);
+  kv.ttl = (key: string) => {
+    ttlCalls++;
+    return ttl(key);
+  };
+  await sessions.create({ claims: { sub: 'u-many' } });
+  t.equal(ttlCalls, PRUNE_SAMPLE, `one login checks ${PRUNE_SAMPLE} ids, not 500`);
+  t.equal((await kv.smembers(index)).length, 500 - PRUNE_SAMPLE + 1, 'and drops the dead ones it checked');
+  for (let i = 0; i < 10; i++) await sessions.create({ claims: { sub: 'u-many' } });
+  const left = await kv.smembers(index);
+  t.equal(left.length, 11, 'a few logins later only the live sessions are listed');
+  t.ok(left.every((id) => !id.startsWith('dead-')));
 });
 
 t.test('a network error on refresh keeps the session until its access token really expires', async (t) => {

@@ -86,6 +86,20 @@ for (const [kind, make] of storeKinds) {
       t.same(await store.smembers('nothing'), []);
     });
 
+    t.test('srandmember: distinct members, at most count, all of them when fewer', async (t) => {
+      for (let i = 0; i < 20; i++) await store.sadd('pool', `m${i}`, 60);
+      const some = await store.srandmember('pool', 5);
+      t.equal(some.length, 5);
+      t.equal(new Set(some).size, 5, 'no repeats');
+      t.ok(some.every((m) => /^m\d+$/.test(m)));
+      t.same((await store.srandmember('pool', 100)).sort(), Array.from({ length: 20 }, (_, i) => `m${i}`).sort(), 'all, each once');
+      t.same(await store.srandmember('nothing', 5), []);
+      t.same(await store.srandmember('pool', 0), []);
+      const seen = new Set<string>();
+      for (let i = 0; i < 30; i++) for (const m of await store.srandmember('pool', 3)) seen.add(m);
+      t.ok(seen.size > 5, 'random, not always the same few');
+    });
+
     t.test('lock: one holder, renew and release only by the holder', async (t) => {
       const attempts = await Promise.all(Array.from({ length: 10 }, () => store.lock('lk', 5000)));
       const held = attempts.filter((l) => l !== null);

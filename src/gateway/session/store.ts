@@ -63,6 +63,8 @@ export const CONFIRM_MAX_MS = 10_000;
  */
 export const UNSEALED_CACHE_ENTRIES = 1_000;
 const SEAL_INFO = 'menshen gateway session v2';
+/** Ids of a user's session index checked (and dropped when dead) per login: see pruneIndex. */
+export const PRUNE_SAMPLE = 64;
 
 const SESSION_KEY_PREFIX = 'gw:sess:{';
 export const sessionKey = (id: string) => `${SESSION_KEY_PREFIX}${id}}`;
@@ -160,10 +162,13 @@ export class SessionStore {
   /**
    * Drops from an index the ids whose sessions are gone without a destroy() (idle or absolute
    * expiry: the store forgot them). Each sadd renews the index's TTL, so without this a user who
-   * keeps signing in would grow it without bound. Runs at login, not on the hot path.
+   * keeps signing in would grow it without bound. Runs at login, not on the hot path, on a random
+   * sample of PRUNE_SAMPLE ids: a login costs a bounded number of store calls however many
+   * sessions the user has (an account that signs in from a script all day), and each login still
+   * removes far more dead ids than the one it adds, so the index stays near the live sessions.
    */
   private async pruneIndex(indexKey: string): Promise<void> {
-    const ids = await this.kv.smembers(indexKey);
+    const ids = await this.kv.srandmember(indexKey, PRUNE_SAMPLE);
     if (ids.length === 0) return;
     const ttls = await Promise.all(ids.map((id) => this.kv.ttl(sessionKey(id))));
     await Promise.all(ids.filter((_, i) => ttls[i] === -2).map((id) => this.kv.srem(indexKey, id)));
