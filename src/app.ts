@@ -13,7 +13,7 @@ import { StoreUnavailableError, type KvStore } from './store/store.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { loggerOptions } from './ops/logger.js';
 import { healthRoutes } from './ops/health.js';
-import { AccessLogController, routeLabel } from './ops/access-log.js';
+import { AccessLogController, logUnfinished, routeLabel, unfinishedStatus } from './ops/access-log.js';
 import { meteredStore } from './ops/metered-store.js';
 import { providerPlugin } from './provider/plugin.js';
 import { gatewayPlugin } from './gateway/plugin.js';
@@ -56,6 +56,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.decorate('menshen', context);
   app.decorateRequest('metricsRoute', null);
   app.decorateRequest('userSub', null);
+  app.decorateRequest('responseCounted', false);
   if (config.store.type === 'memory') app.log.warn('store.type is memory: run a single replica only');
   // With `true` any client picks its own req.ip (the brute-force counters' key) by sending
   // X-Forwarded-For: gateway-lessons §5.5, trust only the listed proxies.
@@ -64,18 +65,28 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   // Callback-style hooks: they run on every request and an async one costs a promise each.
   // In flight until the response closes: 'close' comes once per response, finished or not, while
-  // onResponse never runs for a client that left or an upstream answer that was cut short.
-  const leftFlight = () => metrics.inFlight.dec();
+  // onResponse never runs for a client that left or an upstream answer that was cut short. Those
+  // are counted and logged at 'close' instead (access-log.ts logUnfinished: 499 when no answer
+  // had started, as nginx logs a client that closed its request).
+  const count = (route: string, method: string, status: number, seconds: number) => {
+    metrics.requests.inc({ route, method, status });
+    metrics.duration.observe({ route }, seconds);
+  };
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     metrics.inFlight.inc();
-    reply.raw.once('close', leftFlight);
+    reply.raw.once('close', () => {
+      metrics.inFlight.dec();
+      if (req.responseCounted) return;
+      const status = unfinishedStatus(reply);
+      count(routeLabel(req), req.method, status, reply.elapsedTime / 1000);
+      logUnfinished(req, reply, status);
+    });
     done();
   });
   app.addHook('onResponse', (req, reply, done) => {
-    const route = routeLabel(req);
-    metrics.requests.inc({ route, method: req.method, status: reply.statusCode });
-    metrics.duration.observe({ route }, reply.elapsedTime / 1000);
+    req.responseCounted = true;
+    count(routeLabel(req), req.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
   app.addHook('onClose', async () => {

@@ -80,3 +80,20 @@ export class AccessLogController extends LogController {
   /** Fastify's default message embeds the raw URL (query included); the access line covers 404s. */
   override routeNotFound(): void {}
 }
+
+/** nginx's status for a request whose client closed the connection before any answer. */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+/**
+ * The status of a response that closed before it finished: the one already sent when the answer
+ * had started (an upstream answer cut short, or a client that left mid-body), else 499.
+ */
+export function unfinishedStatus(reply: FastifyReply): number {
+  return reply.raw.headersSent ? reply.raw.statusCode : CLIENT_CLOSED_REQUEST;
+}
+
+/** The access line of a response that closed before it finished (fastify logs none for it). */
+export function logUnfinished(request: FastifyRequest, reply: FastifyReply, status: number): void {
+  if (!levelEnabled(reply.log.level, 'info')) return;
+  reply.log.info({ ...accessLogLine(request, reply), status, aborted: true }, 'request not completed');
+}

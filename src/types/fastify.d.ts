@@ -8,5 +8,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Label for metrics and logs: the gateway route name, else the fastify route pattern. */
     metricsRoute: string | null;
+    /** Set by the onResponse hook: the response completed and was counted and logged there. */
+    responseCounted: boolean;
   }
 }

@@ -52,6 +52,9 @@ async function trickyUpstream(t: Teardownable) {
           clearInterval(timer);
           ended.endless = res.writableFinished ? 'finished' : 'closed early';
         });
+      } else if (path.startsWith('/slow')) {
+        const timer = setTimeout(() => res.end('late'), 3000);
+        res.on('close', () => clearTimeout(timer));
       } else if (path.startsWith('/early-hints')) {
         res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
         res.end('after hints');
@@ -232,6 +235,28 @@ t.test('the upstream answer is relayed exactly', async (t) => {
     t.equal(up.ended.endless, 'closed early', 'the upstream response was closed, not left streaming');
     const metrics = await rawRequest(base, '/metrics');
     t.match(metrics.body, /^menshen_http_in_flight_requests 1$/m, 'nothing is left in flight but the scrape itself');
+  });
+
+  t.test('a client that leaves before any answer is counted as 499, not left in flight', async (t) => {
+    const u = new URL(base);
+    await new Promise<void>((resolve) => {
+      const req = request({ host: u.hostname, port: u.port, path: '/slow' });
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 200);
+    });
+    let body = '';
+    for (let i = 0; i < 100; i++) {
+      body = (await rawRequest(base, '/metrics')).body;
+      if (/status="499"/.test(body)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    t.match(body, /^menshen_http_requests_total\{route="open",method="GET",status="499"\} 1$/m, 'counted once, as 499');
+    t.match(body, /^menshen_http_in_flight_requests 1$/m, 'only the scrape in flight');
+    t.match(body, /^menshen_http_requests_total\{route="open",method="GET",status="200"\} \d+$/m, 'the answered ones as before');
   });
 
   t.test('an upstream that hangs up mid-answer cuts the client off; the gateway serves on', async (t) => {
