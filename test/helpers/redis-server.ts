@@ -5,19 +5,55 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * The lowest port of the kernel's ephemeral range (what listen(0) and outgoing connections use),
+ * or null when it cannot be read.
+ */
+function ephemeralLow(): number | null {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : null;
+  } catch {
+    return null;
+  }
+}
+
+const FIXED_RANGE_START = 10_000;
+
+function tryListen(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => {
+      const { port: got } = srv.address() as { port: number };
+      srv.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A port that was free a moment ago, for a server whose URL must be known before it listens.
+ * Chosen at random BELOW the ephemeral range: a port from listen(0) could be handed to another
+ * test's listen(0) (an issuer, an upstream: tap runs two files at once) between this probe and
+ * the caller's listen, which made CI fail with EADDRINUSE now and then; no listen(0) and no
+ * outgoing connection ever takes a port below that range.
+ */
+export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  if (low !== null && low > FIXED_RANGE_START + 1000) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = FIXED_RANGE_START + Math.floor(Math.random() * (low - FIXED_RANGE_START));
+      const got = await tryListen(port);
+      if (got !== null) return got;
+    }
+  }
+  const any = await tryListen(0);
+  if (any === null) throw new Error('no free port');
+  return any;
 }
 
 export function redisServerBinary(): string | null {
