@@ -76,13 +76,15 @@ function mediaTypeOf(typ: unknown): string | undefined {
 export class Authenticator {
   private readonly audiences: Set<string>;
   private readonly bearerOn: boolean;
-  /** Route policy options for the identities this authenticator returns (access.ts admit). */
-  readonly policy: PolicyOptions;
 
   constructor(private readonly deps: AuthenticatorDeps) {
     this.audiences = new Set(deps.bearer.audiences);
     this.bearerOn = deps.bearer.enabled && this.audiences.size > 0;
-    this.policy = deps.policy;
+  }
+
+  /** Route policy options for the identities this authenticator returns (access.ts admit). */
+  get policy(): PolicyOptions {
+    return this.deps.policy;
   }
 
   /** The caller's identity, or null when there is none (a lost or garbage cookie is "none", never an error). */

@@ -48,10 +48,10 @@ export interface Gateway {
   metrics: Metrics;
 }
 
-/** True when the relying party talks to the built-in provider of this same process. */
 /** Upstream connections per origin (undici keep-alive pool). */
 const UPSTREAM_CONNECTIONS = 128;
 
+/** True when the relying party talks to the built-in provider of this same process. */
 export function usesBuiltInProvider(app: FastifyInstance): boolean {
   const { provider, gateway } = app.menshen.config;
   if (!provider) return false;

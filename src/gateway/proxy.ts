@@ -25,7 +25,7 @@ import type { CompiledRoute } from './routes.js';
 
 /** The upstream URL for a normalized path: the route's upstream (with its own base path, if any) + path. */
 export function upstreamUrl(route: CompiledRoute, path: string): string {
-  return route.config.upstream.replace(/\/+$/, '') + path;
+  return route.upstream.origin + route.upstream.basePath + path;
 }
 
 /** The request body to stream upstream: fastify's pass-through parser hands over the raw stream (plugin.ts). */

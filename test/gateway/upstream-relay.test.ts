@@ -72,34 +72,28 @@ async function trickyUpstream(t: Teardownable) {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, ended, received };
 }
 
-/** Promises a Content-Length of 1,000 bytes, sends 10 and hangs up. */
-async function truncatingUpstream(t: Teardownable): Promise<string> {
+/** A TCP upstream that answers each connection's first request with `answer(socket)`. */
+async function tcpUpstream(t: Teardownable, answer: (s: Socket) => void): Promise<string> {
   const sockets = new Set<Socket>();
   const server = createTcpServer((s) => {
     sockets.add(s);
     s.on('error', () => {});
-    s.once('data', () => {
-      s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789');
-      setTimeout(() => s.destroy(), 20);
-    });
+    s.once('data', () => answer(s));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.teardown(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }));
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
-/** An upstream that answers every request with these bytes and closes. */
-async function rawUpstream(t: Teardownable, answer: Buffer): Promise<string> {
-  const sockets = new Set<Socket>();
-  const server = createTcpServer((s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-    s.once('data', () => s.end(answer));
+/** Promises a Content-Length of 1,000 bytes, sends 10 and hangs up. */
+const truncatingUpstream = (t: Teardownable) =>
+  tcpUpstream(t, (s) => {
+    s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789');
+    setTimeout(() => s.destroy(), 20);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.teardown(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }));
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
+
+/** An upstream that answers every request with these bytes and closes. */
+const rawUpstream = (t: Teardownable, answer: Buffer) => tcpUpstream(t, (s) => s.end(answer));
 
 /** The status line and body of a GET, sent and read on a raw socket (nothing normalizes them). */
 async function rawGet(base: string, path: string): Promise<string> {
